@@ -1,0 +1,253 @@
+/**
+ * The model DSL. A model file exports `model(spec, forward)`; `forward` chains layer methods
+ * on a Tensor, PyTorch-style. Each call runs its op's shape rule at once, so a shape error
+ * stops the build at the model line that caused it. Layers with parameters read their input
+ * size from the incoming shape.
+ */
+import { ModelError } from "./errors";
+import { GraphBuilder } from "./ir";
+import { uniformInit } from "./init";
+import { captureSource, SourceLoc } from "./source";
+import { Dim, DType, numel, Value } from "./types";
+
+/** The symbolic batch dimension. */
+export const N = "N" as const;
+
+export interface TrainDefaults {
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: "adam" | "sgd";
+  momentum?: number;
+  weightDecay?: number;
+}
+
+export interface Preprocess {
+  /** Raw images as stored by the dataset: uint8 [N, C, H, W]. */
+  readonly raw: readonly [number, number, number];
+  /** Bilinear resize (half-pixel centres) of the raw image to this square size, after scaling to [0, 1]. */
+  readonly resize?: number;
+}
+
+export interface ModelSpec {
+  readonly name: string;
+  readonly doc?: string;
+  /** The inference input, e.g. [N, 1, 224, 224]. */
+  readonly input: readonly Dim[];
+  readonly inputName?: string;
+  readonly classes?: readonly string[];
+  readonly preprocess?: Preprocess;
+  readonly train?: TrainDefaults;
+}
+
+export interface ModelDef {
+  readonly kind: "alexc.model";
+  readonly spec: ModelSpec;
+  readonly forward: (x: Tensor) => Tensor;
+  readonly loc?: SourceLoc;
+}
+
+export function model(spec: ModelSpec, forward: (x: Tensor) => Tensor): ModelDef {
+  return { kind: "alexc.model", spec, forward, loc: captureSource() };
+}
+
+export function isModelDef(v: unknown): v is ModelDef {
+  return typeof v === "object" && v !== null && (v as ModelDef).kind === "alexc.model";
+}
+
+/** Where a traced layer gets its parameters: fresh initialisers, or graph inputs of a training step. */
+export type ParamSource = (b: GraphBuilder, name: string, dims: number[], fanIn: number) => Value;
+
+export function initializedParams(seed: number): ParamSource {
+  return (b, name, dims, fanIn) =>
+    b.initializer({ name, dtype: "float32", dims, data: uniformInit(seed, name, numel(dims), fanIn), doc: `PyTorch default init U(±1/√${fanIn})` });
+}
+
+export interface TraceOptions {
+  readonly params: ParamSource;
+  /** Training mode: Dropout live (with mask), MaxPool with argmax indices for its gradient. */
+  readonly training: boolean;
+  /** Prefix for node and value names, so a training forward can sit beside the inference one. */
+  readonly prefix?: string;
+  /** Seed of the runtime's dropout generators. */
+  readonly dropoutSeed?: number;
+}
+
+/** Per-trace state: the builder, the naming counters, the parameter source. */
+export class Tracer {
+  private readonly counters = new Map<string, number>();
+  readonly paramValues: Value[] = [];
+  constructor(readonly b: GraphBuilder, readonly opts: TraceOptions) {}
+
+  layerName(kind: string, explicit: string | undefined): string {
+    if (explicit) return explicit;
+    const n = (this.counters.get(kind) ?? 0) + 1;
+    this.counters.set(kind, n);
+    return `${kind}${n}`;
+  }
+
+  qualified(name: string): string {
+    return this.opts.prefix ? `${this.opts.prefix}/${name}` : name;
+  }
+
+  param(name: string, dims: number[], fanIn: number): Value {
+    const v = this.opts.params(this.b, name, dims, fanIn);
+    this.paramValues.push(v);
+    return v;
+  }
+
+  /** Emits one layer's node, named `<layer>/<Op>`, its first output named `<layer>`. */
+  emit(layer: string, op: string, inputs: (Value | undefined)[], attrs: Record<string, number | number[] | string>, loc: SourceLoc | undefined, outputs = 1): Value[] {
+    const q = this.qualified(layer);
+    const outputNames = Array.from({ length: outputs }, (_, i) => (i === 0 ? q : `${q}:${i}`));
+    return this.b.op(op, inputs, attrs, { name: `${q}/${op}`, outputNames, loc });
+  }
+}
+
+type Pair = number | readonly [number, number];
+const pair = (v: Pair): [number, number] => (typeof v === "number" ? [v, v] : [v[0], v[1]]);
+
+export interface Conv2dOptions {
+  kernel: Pair;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  /** Declared input channels (PyTorch's in_channels); checked against the incoming shape. */
+  inChannels?: number;
+  bias?: boolean;
+  name?: string;
+}
+
+export interface Pool2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+  name?: string;
+}
+
+export interface LinearOptions {
+  /** Declared input features (PyTorch's in_features); checked against the incoming shape. */
+  inFeatures?: number;
+  bias?: boolean;
+  name?: string;
+}
+
+/** A traced tensor: its graph value plus the trace it belongs to. */
+export class Tensor {
+  constructor(readonly value: Value, readonly tracer: Tracer) {}
+
+  get shape(): readonly Dim[] {
+    return this.value.shape;
+  }
+
+  get dtype(): DType {
+    return this.value.dtype;
+  }
+
+  private next(v: Value): Tensor {
+    return new Tensor(v, this.tracer);
+  }
+
+  conv2d(outChannels: number, opts: Conv2dOptions): Tensor {
+    const loc = captureSource();
+    const t = this.tracer;
+    const name = t.layerName("conv", opts.name);
+    const [kh, kw] = pair(opts.kernel);
+    const inferred = this.shape[1];
+    const cin = opts.inChannels ?? inferred;
+    if (typeof cin !== "number") throw new ModelError(`${name}: input channels must be known (got ${String(cin)})`);
+    const w = t.param(`${name}.weight`, [outChannels, cin, kh, kw], cin * kh * kw);
+    const bias = opts.bias === false ? undefined : t.param(`${name}.bias`, [outChannels], cin * kh * kw);
+    const [ph, pw] = pair(opts.padding ?? 0);
+    const [out] = t.emit(name, "Conv", [this.value, w, bias], {
+      kernel_shape: [kh, kw],
+      strides: pair(opts.stride ?? 1),
+      pads: [ph, pw, ph, pw],
+      dilations: pair(opts.dilation ?? 1),
+    }, loc);
+    return this.next(out);
+  }
+
+  maxPool2d(kernel: Pair, opts: Pool2dOptions = {}): Tensor {
+    return this.pool("MaxPool", kernel, opts, captureSource());
+  }
+
+  avgPool2d(kernel: Pair, opts: Pool2dOptions = {}): Tensor {
+    return this.pool("AveragePool", kernel, opts, captureSource());
+  }
+
+  private pool(op: "MaxPool" | "AveragePool", kernel: Pair, opts: Pool2dOptions, loc: SourceLoc | undefined): Tensor {
+    const t = this.tracer;
+    const name = t.layerName("pool", opts.name);
+    const [ph, pw] = pair(opts.padding ?? 0);
+    const attrs: Record<string, number | number[]> = {
+      kernel_shape: pair(kernel),
+      // PyTorch's default stride is the kernel size.
+      strides: pair(opts.stride ?? kernel),
+      pads: [ph, pw, ph, pw],
+    };
+    if (opts.ceilMode) attrs.ceil_mode = 1;
+    if (op === "AveragePool" && (ph || pw)) attrs.count_include_pad = 1; // PyTorch's default
+    const withIndices = op === "MaxPool" && t.opts.training;
+    const [out] = t.emit(name, op, [this.value], attrs, loc, withIndices ? 2 : 1);
+    return this.next(out);
+  }
+
+  relu(name?: string): Tensor {
+    return this.activation("Relu", "relu", name, captureSource());
+  }
+
+  sigmoid(name?: string): Tensor {
+    return this.activation("Sigmoid", "sigmoid", name, captureSource());
+  }
+
+  tanh(name?: string): Tensor {
+    return this.activation("Tanh", "tanh", name, captureSource());
+  }
+
+  private activation(op: string, kind: string, explicit: string | undefined, loc: SourceLoc | undefined): Tensor {
+    const t = this.tracer;
+    const [out] = t.emit(t.layerName(kind, explicit), op, [this.value], {}, loc);
+    return this.next(out);
+  }
+
+  /** Flattens all but the batch dimension, like `x.view(x.shape[0], -1)`. */
+  flatten(name?: string): Tensor {
+    const loc = captureSource();
+    const t = this.tracer;
+    const [out] = t.emit(t.layerName("flatten", name), "Flatten", [this.value], { axis: 1 }, loc);
+    return this.next(out);
+  }
+
+  /** A fully connected layer, y = x·Wᵀ + b with W [out, in] as in PyTorch. */
+  linear(outFeatures: number, opts: LinearOptions = {}): Tensor {
+    const loc = captureSource();
+    const t = this.tracer;
+    const name = t.layerName("fc", opts.name);
+    const fin = opts.inFeatures ?? this.shape[1];
+    if (typeof fin !== "number") throw new ModelError(`${name}: input features must be known (got ${String(fin)})`);
+    const w = t.param(`${name}.weight`, [outFeatures, fin], fin);
+    const bias = opts.bias === false ? undefined : t.param(`${name}.bias`, [outFeatures], fin);
+    const [out] = t.emit(name, "Gemm", [this.value, w, bias], { transB: 1 }, loc);
+    return this.next(out);
+  }
+
+  /** Dropout with drop probability p: live in training, absent from the inference graph. */
+  dropout(p: number, name?: string): Tensor {
+    const loc = captureSource();
+    const t = this.tracer;
+    const layer = t.layerName("dropout", name);
+    if (!(p >= 0 && p < 1)) throw new ModelError(`${layer}: dropout probability must be in [0, 1), got ${p}`);
+    if (!t.opts.training || p === 0) return this;
+    const b = t.b;
+    const seed = ((t.opts.dropoutSeed ?? 0) + hashName(layer)) % 2147483647;
+    const [out] = t.emit(layer, "Dropout", [this.value, b.scalar(p), b.constant("bool", [], [1])], { seed }, loc, 2);
+    return this.next(out);
+  }
+}
+
+function hashName(name: string): number {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) >>> 0;
+  return h % 1000003;
+}

@@ -1,0 +1,180 @@
+/**
+ * The graph IR and its builder. A node is an ONNX node (op type, inputs, attributes) whose
+ * outputs carry static types computed by the op's shape rule when the node is added; names
+ * come from the model's structure ("conv1/Conv"), never from global counters, so the same
+ * model always gives the same graph.
+ */
+import { AttrValue, Attrs, OpDef, RuleContext } from "./op";
+import { lookupOp } from "./ops";
+import { captureSource, SourceLoc } from "./source";
+import { DType, makeTensor, Shape, TensorData, Value } from "./types";
+
+export interface Node {
+  readonly name: string;
+  readonly op: string;
+  /** Input values; undefined for an optional input that is left out. */
+  readonly inputs: readonly (Value | undefined)[];
+  readonly outputs: readonly Value[];
+  readonly attrs: Attrs;
+  readonly doc?: string;
+  readonly loc?: SourceLoc;
+}
+
+export interface Graph {
+  readonly name: string;
+  readonly doc?: string;
+  readonly inputs: readonly Value[];
+  readonly outputs: readonly Value[];
+  readonly initializers: readonly TensorData[];
+  readonly nodes: readonly Node[];
+}
+
+export interface OpOptions {
+  /** Node name; the default is `<scope>/<OpType>`. */
+  name?: string;
+  /** Output value names; the default is the node name (plus `:i` past the first output). */
+  outputNames?: string[];
+  /** How many outputs to produce (for ops with optional outputs). */
+  outputs?: number;
+  doc?: string;
+  loc?: SourceLoc;
+}
+
+export class GraphBuilder {
+  readonly nodes: Node[] = [];
+  readonly inputs: Value[] = [];
+  readonly outputs: Value[] = [];
+  readonly initializers = new Map<string, TensorData>();
+  private readonly values = new Map<string, Value>();
+  private readonly producers = new Map<string, Node>();
+  private readonly usedNodeNames = new Set<string>();
+  private readonly scopes: string[] = [];
+
+  constructor(readonly name: string) {}
+
+  /** Runs `fn` with names prefixed by `scope/`. */
+  scoped<T>(scope: string, fn: () => T): T {
+    this.scopes.push(scope);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  get scope(): string {
+    return this.scopes.join("/");
+  }
+
+  input(name: string, dtype: DType, shape: Shape): Value {
+    const v = this.declare({ name, dtype, shape });
+    this.inputs.push(v);
+    return v;
+  }
+
+  initializer(t: TensorData): Value {
+    if (this.initializers.has(t.name)) throw new Error(`internal: initializer '${t.name}' defined twice`);
+    this.initializers.set(t.name, t);
+    return this.declare({ name: t.name, dtype: t.dtype, shape: t.dims });
+  }
+
+  /** A constant, stored once per distinct content (its name is derived from the content). */
+  constant(dtype: DType, dims: readonly number[], values: readonly number[]): Value {
+    const name = `const/${dtype}/${dims.join("x") || "scalar"}/${values.join("_")}`;
+    const existing = this.values.get(name);
+    if (existing) return existing;
+    return this.initializer(makeTensor(name, dtype, dims, values));
+  }
+
+  scalar(value: number, dtype: DType = "float32"): Value {
+    return this.constant(dtype, [], [value]);
+  }
+
+  ints(values: readonly number[]): Value {
+    return this.constant("int64", [values.length], values);
+  }
+
+  /** Adds an external value (e.g. one defined by an enclosing graph) without declaring it an input. */
+  adopt(v: Value): Value {
+    return this.values.get(v.name) ?? this.declare(v);
+  }
+
+  value(name: string): Value | undefined {
+    return this.values.get(name);
+  }
+
+  producer(v: Value): Node | undefined {
+    return this.producers.get(v.name);
+  }
+
+  output(v: Value, name?: string): Value {
+    const out = name && name !== v.name ? this.op1("Identity", [v], {}, { name: `${name}/Identity`, outputNames: [name] }) : v;
+    this.outputs.push(out);
+    return out;
+  }
+
+  /** Adds a node; its output types come from the op's shape rule (which may throw a ShapeError). */
+  op(type: string, inputs: readonly (Value | undefined)[], attrs: Record<string, AttrValue> = {}, opts: OpOptions = {}): Value[] {
+    const def: OpDef = lookupOp(type);
+    const name = this.uniqueNodeName(opts.name ?? (this.scope ? `${this.scope}/${type}` : type));
+    const loc = opts.loc;
+    for (const key of Object.keys(attrs)) {
+      if (!(key in def.attrs)) throw new Error(`internal: ${type} has no attribute '${key}'`);
+    }
+    const shapeValues = inputs.map((v) => (v ? this.shapeValueOf(v) : undefined));
+    const ctx = new RuleContext(type, opts.name ? name : this.scope || name, loc, shapeValues);
+    const count = opts.outputs ?? opts.outputNames?.length ?? 1;
+    const types = def.infer(inputs, attrs, ctx, count);
+    const outputs = types.slice(0, count).map((t, i) =>
+      this.declare({ name: opts.outputNames?.[i] ?? (i === 0 ? name : `${name}:${i}`), dtype: t.dtype, shape: t.shape }),
+    );
+    const node: Node = { name, op: type, inputs, outputs, attrs, doc: opts.doc, loc };
+    this.nodes.push(node);
+    for (const o of outputs) this.producers.set(o.name, node);
+    return outputs;
+  }
+
+  op1(type: string, inputs: readonly (Value | undefined)[], attrs: Record<string, AttrValue> = {}, opts: OpOptions = {}): Value {
+    return this.op(type, inputs, attrs, opts)[0];
+  }
+
+  build(doc?: string): Graph {
+    return {
+      name: this.name,
+      doc,
+      inputs: [...this.inputs],
+      outputs: [...this.outputs],
+      initializers: [...this.initializers.values()],
+      nodes: [...this.nodes],
+    };
+  }
+
+  /** Every value with its type, for value_info. */
+  allValues(): Value[] {
+    return [...this.values.values()];
+  }
+
+  private declare(v: Value): Value {
+    if (this.values.has(v.name)) throw new Error(`internal: value '${v.name}' defined twice`);
+    const frozen: Value = { name: v.name, dtype: v.dtype, shape: [...v.shape] };
+    this.values.set(v.name, frozen);
+    return frozen;
+  }
+
+  private uniqueNodeName(base: string): string {
+    let name = base;
+    for (let i = 2; this.usedNodeNames.has(name) || this.values.has(name); i++) name = `${base}_${i}`;
+    this.usedNodeNames.add(name);
+    return name;
+  }
+
+  private shapeValueOf(v: Value): Shape | undefined {
+    const init = this.initializers.get(v.name);
+    if (init && init.dims.length === 1) return Array.from(init.data as ArrayLike<number | bigint>, Number);
+    const p = this.producers.get(v.name);
+    if (p && p.op === "Shape" && p.inputs[0]) return p.inputs[0].shape;
+    return undefined;
+  }
+}
+
+export { captureSource };

@@ -1,0 +1,61 @@
+/**
+ * What an op family provides: its ONNX op type, the types of the attributes alexc emits,
+ * one shape rule, and (for differentiable primitives) one VJP rule. The registry in
+ * ops/index.ts lists them; emission and autodiff look ops up there.
+ */
+import type { GraphBuilder } from "./ir";
+import type { Node } from "./ir";
+import { ShapeError } from "./errors";
+import type { SourceLoc } from "./source";
+import type { Shape, TensorData, TensorType, Value } from "./types";
+
+export type AttrKind = "int" | "ints" | "float" | "floats" | "string" | "tensor";
+export type AttrValue = number | readonly number[] | string | TensorData;
+export type Attrs = Readonly<Record<string, AttrValue>>;
+
+/** What a shape rule may ask about the node it is checking. */
+export class RuleContext {
+  constructor(
+    readonly op: string,
+    readonly node: string,
+    readonly loc: SourceLoc | undefined,
+    private readonly shapeValues: (Shape | undefined)[],
+  ) {}
+
+  /** Stops the build with a message that names the op, the rule and the numbers. */
+  fail(rule: string): never {
+    throw new ShapeError(this.op, this.node, rule, this.loc);
+  }
+
+  /**
+   * The value of a 1-D input when it is known at build time: a constant, or the output of
+   * Shape(x) (then the entries are x's dims, possibly symbolic).
+   */
+  shapeValue(i: number): Shape | undefined {
+    return this.shapeValues[i];
+  }
+}
+
+export interface OpDef {
+  readonly type: string;
+  readonly attrs: Readonly<Record<string, AttrKind>>;
+  /** The shape rule: output types from input types (undefined = optional input left out). */
+  infer(inputs: readonly (TensorType | undefined)[], attrs: Attrs, ctx: RuleContext, outputs: number): TensorType[];
+  /**
+   * The VJP rule: emits the nodes that map output cotangents to input cotangents.
+   * `wanted[i]` says whether input i's cotangent is needed; return undefined for the rest.
+   */
+  vjp?(b: GraphBuilder, node: Node, dOut: readonly (Value | undefined)[], wanted: readonly boolean[]): (Value | undefined)[];
+  /** Inputs that never carry a gradient (indices, shapes, ratios...). */
+  readonly nondiff?: readonly number[];
+}
+
+export function intAttr(attrs: Attrs, key: string, fallback: number): number {
+  const v = attrs[key];
+  return typeof v === "number" ? v : fallback;
+}
+
+export function intsAttr(attrs: Attrs, key: string, fallback: readonly number[]): readonly number[] {
+  const v = attrs[key];
+  return Array.isArray(v) ? (v as readonly number[]) : fallback;
+}

@@ -1,0 +1,34 @@
+/** The op registry: every op alexc can emit, by ONNX op type. Adding an op = one file + one line here. */
+import type { OpDef } from "../op";
+import { Add, Div, Equal, Greater, Less, Mul, Pow, Sub, Where } from "./binary";
+import { Conv, ConvTranspose } from "./conv";
+import { Dropout } from "./dropout";
+import { Gemm, MatMul } from "./gemm";
+import { ConstantOfShape, Expand, Flatten, Reshape, Shape_, Size, Slice, Transpose } from "./layout";
+import { AveragePool, MaxPool } from "./pool";
+import { ReduceMean, ReduceSum, Unsqueeze } from "./reduce";
+import { Resize } from "./resize";
+import { ScatterElements } from "./scatter";
+import { ArgMax, LogSoftmax, OneHot, Softmax, SoftmaxCrossEntropyLoss } from "./softmax";
+import { Abs, Cast, Exp, Identity, Log, Neg, Not, Relu, Round, Sigmoid, Sign, Sqrt, Tanh } from "./unary";
+
+const ALL: OpDef[] = [
+  Conv, ConvTranspose, MaxPool, AveragePool, Gemm, MatMul,
+  Relu, Sigmoid, Tanh, Exp, Log, Neg, Sqrt, Abs, Sign, Round, Not, Identity, Cast,
+  Add, Sub, Mul, Div, Pow, Greater, Less, Equal, Where,
+  Flatten, Reshape, Transpose, Slice, Expand, Shape_, Size, ConstantOfShape, Unsqueeze,
+  ReduceSum, ReduceMean, Dropout, Softmax, LogSoftmax, SoftmaxCrossEntropyLoss, OneHot, ArgMax,
+  ScatterElements, Resize,
+];
+
+const REGISTRY: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.type, d]));
+
+export function lookupOp(type: string): OpDef {
+  const def = REGISTRY.get(type);
+  if (!def) throw new Error(`internal: op '${type}' is not in the registry`);
+  return def;
+}
+
+export function registeredOps(): string[] {
+  return [...REGISTRY.keys()];
+}

@@ -1,0 +1,88 @@
+/**
+ * MaxPool and AveragePool. MaxPool's gradient scatters dY to the argmax positions with
+ * ScatterElements(reduction="add"): windows overlap (3/2 in AlexNet), so MaxUnpool, which
+ * overwrites, would be wrong. AveragePool's gradient is a depthwise ConvTranspose with a
+ * constant 1/(k·k) kernel.
+ */
+import type { GraphBuilder } from "../ir";
+import { OpDef, RuleContext } from "../op";
+import { isStatic, makeTensor, numel, TensorType, Value } from "../types";
+import { transposeOutputPadding, windowFromAttrs, windowOutput } from "./window";
+
+const POOL_ATTRS = { kernel_shape: "ints", strides: "ints", pads: "ints", dilations: "ints", ceil_mode: "int" } as const;
+
+function poolShape(x: TensorType | undefined, attrs: Parameters<OpDef["infer"]>[1], ctx: RuleContext) {
+  if (!x) return ctx.fail("needs an input");
+  if (x.shape.length < 3) return ctx.fail(`input must be [N, C, spatial...], got rank ${x.shape.length}`);
+  const [n, c, ...spatial] = x.shape;
+  const kernel = attrs.kernel_shape as number[] | undefined;
+  if (!kernel || kernel.length !== spatial.length) return ctx.fail(`kernel_shape must have ${spatial.length} entries`);
+  return [n, c, ...windowOutput(spatial, windowFromAttrs(attrs, spatial.length), ctx)];
+}
+
+export const MaxPool: OpDef = {
+  type: "MaxPool",
+  attrs: { ...POOL_ATTRS, storage_order: "int" },
+  infer([x], attrs, ctx, outputs) {
+    const shape = poolShape(x, attrs, ctx);
+    const types: TensorType[] = [{ dtype: x!.dtype, shape }];
+    if (outputs > 1) types.push({ dtype: "int64", shape });
+    return types;
+  },
+  vjp(b, node, [dY]) {
+    const x = node.inputs[0]!;
+    if (!dY) return [];
+    // Indices address the flattened input (batch and channel included), so one scatter over
+    // the flat tensor sums every window's gradient into its argmax.
+    const indices = node.outputs[1] ?? b.op(node.op, [x], node.attrs, { outputs: 2 })[1];
+    const flat = b.ints([-1]);
+    const zeros = b.op1("ConstantOfShape", [b.op1("Shape", [x])], { value: makeTensor("", x.dtype, [1], [0]) });
+    const scattered = b.op1("ScatterElements", [
+      b.op1("Reshape", [zeros, flat]),
+      b.op1("Reshape", [indices, flat]),
+      b.op1("Reshape", [dY, flat]),
+    ], { axis: 0, reduction: "add" });
+    return [reshapeLike(b, scattered, x)];
+  },
+};
+
+export const AveragePool: OpDef = {
+  type: "AveragePool",
+  attrs: { ...POOL_ATTRS, count_include_pad: "int" },
+  infer([x], attrs, ctx) {
+    return [{ dtype: x!.dtype, shape: poolShape(x, attrs, ctx) }];
+  },
+  vjp(b, node, [dY]) {
+    const x = node.inputs[0]!;
+    if (!dY) return [];
+    const rank = x.shape.length - 2;
+    const win = windowFromAttrs(node.attrs, rank);
+    const padded = win.pads.some((p) => p !== 0);
+    if (padded && node.attrs.count_include_pad !== 1) {
+      throw new Error("internal: AveragePool gradient with padding needs count_include_pad=1");
+    }
+    const c = x.shape[1];
+    const inSpatial = x.shape.slice(2);
+    if (typeof c !== "number" || !isStatic(inSpatial)) throw new Error("internal: AveragePool gradient needs static C, H, W");
+    const size = numel(win.kernel);
+    const kernel = b.constant(x.dtype, [c, 1, ...win.kernel], new Array<number>(c * size).fill(1 / size));
+    const dX = b.op1("ConvTranspose", [dY, kernel], {
+      kernel_shape: win.kernel,
+      strides: win.strides,
+      pads: win.pads,
+      group: c,
+      output_padding: transposeOutputPadding(inSpatial, dY.shape.slice(2) as number[], win),
+    });
+    return [dX];
+  },
+};
+
+/** Reshapes `v` to `like`'s shape: static where only the batch is symbolic, else via Shape. */
+export function reshapeLike(b: GraphBuilder, v: Value, like: Value): Value {
+  const rest = like.shape.slice(1);
+  if (isStatic(rest) && like.shape.length > 0) {
+    const lead = typeof like.shape[0] === "number" ? (like.shape[0] as number) : -1;
+    return b.op1("Reshape", [v, b.ints([lead, ...rest])]);
+  }
+  return b.op1("Reshape", [v, b.op1("Shape", [like])]);
+}

@@ -1,0 +1,37 @@
+/** Runs a model's forward function on a tracer: the step from DSL to graph IR. */
+import { initializedParams, ModelDef, Tensor, TraceOptions, Tracer } from "./dsl";
+import { ModelError, ShapeError } from "./errors";
+import { GraphBuilder } from "./ir";
+import { formatShape, Value } from "./types";
+
+export interface Traced {
+  readonly output: Value;
+  readonly params: readonly Value[];
+}
+
+/** Traces `def.forward` on `input` inside builder `b`. */
+export function trace(def: ModelDef, b: GraphBuilder, input: Value, opts: TraceOptions): Traced {
+  const tracer = new Tracer(b, opts);
+  const out = def.forward(new Tensor(input, tracer));
+  if (!(out instanceof Tensor)) {
+    throw new ModelError(`model '${def.spec.name}': forward must return a Tensor, got ${typeof out}`);
+  }
+  return { output: out.value, params: tracer.paramValues };
+}
+
+/** The inference graph: float input → logits, parameters as initialisers. */
+export function buildInferenceGraph(def: ModelDef, seed: number): { b: GraphBuilder; output: Value; params: readonly Value[] } {
+  const spec = def.spec;
+  const b = new GraphBuilder(spec.name);
+  const input = b.input(spec.inputName ?? "input", "float32", spec.input);
+  const { output, params } = trace(def, b, input, { params: initializedParams(seed), training: false });
+  const outShape = output.shape;
+  if (outShape.length !== 2) {
+    throw new ShapeError("output", spec.name, `a classifier must end in [N, classes], got ${formatShape(outShape)}`, def.loc);
+  }
+  if (spec.classes && typeof outShape[1] === "number" && outShape[1] !== spec.classes.length) {
+    throw new ShapeError("output", spec.name, `the model declares ${spec.classes.length} classes but returns ${outShape[1]} logits`, def.loc);
+  }
+  b.output(output, "logits");
+  return { b, output, params };
+}
