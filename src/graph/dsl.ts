@@ -69,6 +69,8 @@ export interface TraceOptions {
   readonly training: boolean;
   /** Prefix for node and value names, so a training forward can sit beside the inference one. */
   readonly prefix?: string;
+  /** Dropout off even in training mode (comparisons with a deterministic reference). */
+  readonly dropout?: boolean;
   /** Seed of the runtime's dropout generators. */
   readonly dropoutSeed?: number;
 }
@@ -238,7 +240,7 @@ export class Tensor {
     const t = this.tracer;
     const layer = t.layerName("dropout", name);
     if (!(p >= 0 && p < 1)) throw new ModelError(`${layer}: dropout probability must be in [0, 1), got ${p}`);
-    if (!t.opts.training || p === 0) return this;
+    if (!t.opts.training || t.opts.dropout === false || p === 0) return this;
     const b = t.b;
     const seed = ((t.opts.dropoutSeed ?? 0) + hashName(layer)) % 2147483647;
     const [out] = t.emit(layer, "Dropout", [this.value, b.scalar(p), b.constant("bool", [], [1])], { seed }, loc, 2);

@@ -107,10 +107,29 @@ export class GraphBuilder {
     return this.producers.get(v.name);
   }
 
+  /**
+   * Marks `v` as a graph output named `name`. A node output nothing reads yet is renamed in
+   * place (no copy: an Identity on a 150 MB weight costs a full memory pass per step).
+   */
   output(v: Value, name?: string): Value {
-    const out = name && name !== v.name ? this.op1("Identity", [v], {}, { name: `${name}/Identity`, outputNames: [name] }) : v;
+    let out = v;
+    if (name && name !== v.name) out = this.renameUnused(v, name) ?? this.op1("Identity", [v], {}, { name: `${name}/Identity`, outputNames: [name] });
     this.outputs.push(out);
     return out;
+  }
+
+  private renameUnused(v: Value, name: string): Value | undefined {
+    const producer = this.producers.get(v.name);
+    if (!producer || this.values.has(name) || this.outputs.some((o) => o.name === v.name)) return undefined;
+    if (this.nodes.some((n) => n.inputs.some((i) => i?.name === v.name))) return undefined;
+    const renamed: Value = { name, dtype: v.dtype, shape: v.shape };
+    const node: Node = { ...producer, outputs: producer.outputs.map((o) => (o.name === v.name ? renamed : o)) };
+    this.nodes[this.nodes.indexOf(producer)] = node;
+    for (const o of node.outputs) this.producers.set(o.name, node);
+    this.producers.delete(v.name);
+    this.values.delete(v.name);
+    this.values.set(name, renamed);
+    return renamed;
   }
 
   /** Adds a node; its output types come from the op's shape rule (which may throw a ShapeError). */

@@ -1,0 +1,54 @@
+/**
+ * Adam with PyTorch's semantics (torch.optim.Adam, amsgrad off): bias-corrected moments,
+ * ε added after the bias-corrected square root, optional coupled weight decay.
+ */
+import type { GraphBuilder } from "../../graph/ir";
+import type { Value } from "../../graph/types";
+import type { Optimizer } from "./optimizer";
+import { withWeightDecay } from "./optimizer";
+
+export interface AdamConfig {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export function adam(cfg: AdamConfig = {}): Optimizer {
+  const beta1 = cfg.beta1 ?? 0.9;
+  const beta2 = cfg.beta2 ?? 0.999;
+  const eps = cfg.eps ?? 1e-8;
+  const wd = cfg.weightDecay ?? 0;
+  const corrections = new WeakMap<GraphBuilder, { stepSize: Value; sqrtBc2: Value }>();
+  return {
+    name: "adam",
+    config: { beta1, beta2, eps, weightDecay: wd },
+    stateFor: (param) => [
+      { name: `${param}.adam_m`, param },
+      { name: `${param}.adam_v`, param },
+    ],
+    update({ b, lr, step, state }, p, grad) {
+      const dt = p.dtype;
+      const g = withWeightDecay(b, grad, p, wd);
+      const m = state.get(`${p.name}.adam_m`)!;
+      const v = state.get(`${p.name}.adam_v`)!;
+      const m2 = b.op1("Add", [b.op1("Mul", [m, b.scalar(beta1, dt)]), b.op1("Mul", [g, b.scalar(1 - beta1, dt)])]);
+      const v2 = b.op1("Add", [b.op1("Mul", [v, b.scalar(beta2, dt)]), b.op1("Mul", [b.op1("Mul", [g, g]), b.scalar(1 - beta2, dt)])]);
+      let shared = corrections.get(b);
+      if (!shared) {
+        // Bias corrections, once per step graph: t = step + 1.
+        shared = b.scoped("adam", () => {
+          const t = b.op1("Add", [step, b.scalar(1, dt)]);
+          const bc1 = b.op1("Sub", [b.scalar(1, dt), b.op1("Pow", [b.scalar(beta1, dt), t])]);
+          const bc2 = b.op1("Sub", [b.scalar(1, dt), b.op1("Pow", [b.scalar(beta2, dt), t])]);
+          return { stepSize: b.op1("Div", [lr, bc1]), sqrtBc2: b.op1("Sqrt", [bc2]) };
+        });
+        corrections.set(b, shared);
+      }
+      const { stepSize, sqrtBc2 } = shared;
+      const denom = b.op1("Add", [b.op1("Div", [b.op1("Sqrt", [v2]), sqrtBc2]), b.scalar(eps, dt)]);
+      const p2 = b.op1("Sub", [p, b.op1("Mul", [stepSize, b.op1("Div", [m2, denom])])]);
+      return { param: p2, state: new Map([[m.name, m2], [v.name, v2]]) };
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Optimizers as graph builders: given parameters and their gradients, emit the update in
+ * plain elementwise ONNX ops over explicit state tensors (onnxruntime-node has no
+ * optimizer kernels). The learning rate and step counter are graph values, so schedules
+ * and resumption need no rebuild.
+ */
+import type { GraphBuilder } from "../../graph/ir";
+import type { Value } from "../../graph/types";
+
+export interface StateTensor {
+  /** State name, e.g. "conv1.weight.adam_m". */
+  readonly name: string;
+  /** The parameter it shadows (same shape, zero at the start). */
+  readonly param: string;
+}
+
+export interface UpdateContext {
+  readonly b: GraphBuilder;
+  /** Learning rate, float32 scalar. */
+  readonly lr: Value;
+  /** Steps done before this one (0 at the first step), float32 scalar. */
+  readonly step: Value;
+  /** Current value of each state tensor, by name. */
+  readonly state: ReadonlyMap<string, Value>;
+}
+
+export interface Optimizer {
+  readonly name: "adam" | "sgd";
+  /** The state tensors each parameter needs. */
+  stateFor(param: string): StateTensor[];
+  /** Emits one update; returns the new parameter and new state values (by state name). */
+  update(ctx: UpdateContext, param: Value, grad: Value): { param: Value; state: Map<string, Value> };
+  /** Hyperparameters for metadata and checkpoints. */
+  readonly config: Readonly<Record<string, number | boolean | string>>;
+}
+
+/** PyTorch's (coupled) weight decay: g + wd·p. */
+export function withWeightDecay(b: GraphBuilder, grad: Value, param: Value, wd: number): Value {
+  return wd === 0 ? grad : b.op1("Add", [grad, b.op1("Mul", [param, b.scalar(wd, param.dtype)])]);
+}

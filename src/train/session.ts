@@ -1,0 +1,52 @@
+/**
+ * onnxruntime-node sessions for alexc's graphs, and the execution-provider choice.
+ * CPU is the default; CUDA needs onnxruntime's CUDA libraries (an opt-in install), WebGPU
+ * a Vulkan-capable GPU. Asking for a provider that is not there fails at once with one
+ * message that says how to get it.
+ */
+import * as ort from "onnxruntime-node";
+import * as os from "os";
+import { AlexcError } from "../graph/errors";
+import type { GraphBuilder } from "../graph/ir";
+import { graphProto, modelProto, encodeModel } from "../emit/encode";
+
+export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
+
+export class ProviderError extends AlexcError {
+  override readonly exitCode = 7;
+}
+
+export interface SessionOptions {
+  readonly ep?: ExecutionProvider;
+  readonly threads?: number;
+}
+
+export function modelBytes(b: GraphBuilder): Uint8Array {
+  return encodeModel(modelProto(graphProto(b.build())));
+}
+
+const INSTALL_HINT: Record<Exclude<ExecutionProvider, "cpu">, string> = {
+  cuda:
+    "the CUDA execution provider is not installed: run `ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm rebuild onnxruntime-node` " +
+    "(or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`) on a machine with CUDA 12 and cuDNN 9 and network access to the CUDA package feed",
+  webgpu: "the WebGPU execution provider needs a GPU with a Vulkan driver (libvulkan1); Mesa's CPU Vulkan (lavapipe) is not accepted",
+};
+
+export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const ep = opts.ep ?? "cpu";
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: opts.threads ?? os.availableParallelism(),
+    interOpNumThreads: 1,
+  };
+  try {
+    return await ort.InferenceSession.create(bytes, options);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (ep !== "cpu" && /provider|backend|not (?:found|supported|available)|cannot open shared object|libcu|vulkan|dawn/i.test(msg)) {
+      throw new ProviderError(`--ep ${ep}: ${INSTALL_HINT[ep]} (onnxruntime said: ${msg.split("\n")[0]})`);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The training step and evaluation graphs.
+ *
+ * Step contract (docs/training-graph.md):
+ *   inputs  images uint8 [N,C,H,W] · labels int64 [N] · lr float32 [] · step int64 [] ·
+ *           every parameter and optimizer-state tensor by name
+ *   outputs loss float32 [] · correct int64 [] · <name>.next for every parameter, every
+ *           state tensor and step
+ * In "bound" mode (ModelProto.training_info) parameters, state and step are not inputs but
+ * initialisers of the enclosing model, and update_binding maps each to its ".next".
+ */
+import { ModelDef } from "../graph/dsl";
+import { GraphBuilder } from "../graph/ir";
+import { trace } from "../graph/trace";
+import { DTYPE_CODE, Value } from "../graph/types";
+import { gradients } from "./autodiff";
+import type { Optimizer } from "./optim/optimizer";
+import { preprocess, rawImageInput } from "./preprocess";
+
+export interface ParamInfo {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly fanIn: number;
+}
+
+export interface StepGraphOptions {
+  readonly optimizer: Optimizer;
+  readonly mode: "inputs" | "bound";
+  /** Seed of the runtime dropout generators (change it per epoch for fresh masks). */
+  readonly dropoutSeed: number;
+  /** Tests compare with PyTorch with dropout off. */
+  readonly disableDropout?: boolean;
+}
+
+export interface StepGraph {
+  readonly b: GraphBuilder;
+  readonly params: readonly ParamInfo[];
+  /** State tensors: name and the parameter whose shape they take. */
+  readonly state: readonly { name: string; param: string; dims: readonly number[] }[];
+  /** Mutable tensor name → the output that replaces it after a step. */
+  readonly updates: ReadonlyMap<string, string>;
+}
+
+export const STEP_COUNTER = "step";
+export const next = (name: string) => `${name}.next`;
+
+/** Parameter names and shapes, from an inference trace (no data is generated). */
+export function modelParams(def: ModelDef): ParamInfo[] {
+  const b = new GraphBuilder("params");
+  const infos: ParamInfo[] = [];
+  const input = b.input("input", "float32", def.spec.input);
+  trace(def, b, input, {
+    training: false,
+    params: (bb, name, dims, fanIn) => {
+      infos.push({ name, dims, fanIn });
+      return bb.input(name, "float32", dims);
+    },
+  });
+  return infos;
+}
+
+function mutable(b: GraphBuilder, mode: StepGraphOptions["mode"], name: string, dtype: Value["dtype"], dims: readonly number[]): Value {
+  return mode === "inputs" ? b.input(name, dtype, dims) : b.adopt({ name, dtype, shape: dims });
+}
+
+export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph {
+  const spec = def.spec;
+  const b = new GraphBuilder(`${spec.name}_train_step`);
+  const images = rawImageInput(b, spec.preprocess, spec.name);
+  const labels = b.input("labels", "int64", ["N"]);
+  const lr = b.input("lr", "float32", []);
+  const step = mutable(b, opts.mode, STEP_COUNTER, "int64", []);
+
+  const params: ParamInfo[] = [];
+  const x = preprocess(b, images, spec.preprocess!);
+  const { output: logits, params: paramValues } = trace(def, b, x, {
+    training: true,
+    dropout: !opts.disableDropout,
+    prefix: "train",
+    dropoutSeed: opts.dropoutSeed,
+    params: (bb, name, dims, fanIn) => {
+      params.push({ name, dims, fanIn });
+      return mutable(bb, opts.mode, name, "float32", dims);
+    },
+  });
+  const [loss] = b.op("SoftmaxCrossEntropyLoss", [logits, labels], { reduction: "mean" }, { name: "loss/SoftmaxCrossEntropyLoss", outputNames: ["loss", "loss:log_prob"] });
+  const predicted = b.op1("ArgMax", [logits], { axis: 1, keepdims: 0 }, { name: "metrics/ArgMax" });
+  const hits = b.op1("Cast", [b.op1("Equal", [predicted, labels], {}, { name: "metrics/Equal" })], { to: DTYPE_CODE.int64 }, { name: "metrics/Cast" });
+  const correct = b.op1("ReduceSum", [hits], { keepdims: 0 }, { name: "metrics/ReduceSum", outputNames: ["correct"] });
+
+  const grads = gradients(b, loss, paramValues);
+
+  const stateInfo = params.flatMap((p) => opts.optimizer.stateFor(p.name).map((s) => ({ name: s.name, param: s.param, dims: p.dims })));
+  const stateValues = new Map(stateInfo.map((s) => [s.name, mutable(b, opts.mode, s.name, "float32", s.dims)]));
+  const stepFloat = b.op1("Cast", [step], { to: DTYPE_CODE.float32 }, { name: "optimizer/step/Cast" });
+  const updates = new Map<string, string>();
+  paramValues.forEach((p, i) => {
+    const { param: p2, state } = b.scoped(`optimizer/${p.name}`, () =>
+      opts.optimizer.update({ b, lr, step: stepFloat, state: stateValues }, p, grads[i]),
+    );
+    updates.set(p.name, b.output(p2, next(p.name)).name);
+    for (const [name, v] of state) updates.set(name, b.output(v, next(name)).name);
+  });
+  const step2 = b.op1("Add", [step, b.constant("int64", [], [1])], {}, { name: "optimizer/step/Add", outputNames: [next(STEP_COUNTER)] });
+  b.output(step2);
+  updates.set(STEP_COUNTER, step2.name);
+  b.output(loss);
+  b.output(correct);
+  return { b, params, state: stateInfo, updates };
+}
+
+/** Evaluation: raw images (+ labels) → logits and the number of correct predictions; parameters are inputs. */
+export function buildEvalGraph(def: ModelDef): GraphBuilder {
+  const spec = def.spec;
+  const b = new GraphBuilder(`${spec.name}_eval`);
+  const images = rawImageInput(b, spec.preprocess, spec.name);
+  const labels = b.input("labels", "int64", ["N"]);
+  const x = preprocess(b, images, spec.preprocess!);
+  const { output: logits } = trace(def, b, x, { training: false, params: (bb, name, dims) => bb.input(name, "float32", dims) });
+  b.output(logits, "logits");
+  const predicted = b.op1("ArgMax", [logits], { axis: 1, keepdims: 0 }, { name: "metrics/ArgMax" });
+  const hits = b.op1("Cast", [b.op1("Equal", [predicted, labels], {}, { name: "metrics/Equal" })], { to: DTYPE_CODE.int64 }, { name: "metrics/Cast" });
+  b.output(b.op1("ReduceSum", [hits], { keepdims: 0 }, { name: "metrics/ReduceSum", outputNames: ["correct"] }));
+  return b;
+}
