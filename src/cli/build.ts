@@ -4,11 +4,15 @@ import { compileModel } from "../emit/compile";
 import { encodeModel } from "../emit/encode";
 import { writeFileAtomic } from "../emit/atomic-write";
 import { loadModelFile } from "./load-model";
+import { trainingInfo } from "../train/training-info";
+import { makeOptimizer } from "../train/optim/make";
 
 interface BuildArgs {
   model: string;
   output: string;
   seed: number;
+  training: boolean;
+  optimizer: string;
 }
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
@@ -19,11 +23,17 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       .positional("model", { type: "string", demandOption: true, describe: "model file (.ts) exporting model(...)" })
       .option("output", { alias: "o", type: "string", demandOption: true, describe: "the .onnx file to write" })
       .option("seed", { type: "number", default: 0, describe: "seed for parameter initialisation" })
+      .option("training", { type: "boolean", default: true, describe: "include the training algorithm (training_info); --no-training omits it" })
+      .option("optimizer", { choices: ["adam", "sgd"], default: "adam", describe: "optimizer of the training algorithm (state lives in training_info)" })
       .example("$0 build models/alexnet.ts -o alexnet.onnx", "compile AlexNet"),
   handler: (args) => {
     const t0 = Date.now();
     const def = loadModelFile(args.model);
-    const proto = compileModel(def, { seed: args.seed });
+    const optimizer = makeOptimizer(args.optimizer, def.spec.train);
+    const proto = compileModel(def, {
+      seed: args.seed,
+      trainingInfo: args.training ? (d, seed) => trainingInfo(d, optimizer, seed) : undefined,
+    });
     const bytes = encodeModel(proto);
     writeFileAtomic(args.output, bytes);
     const mb = (bytes.byteLength / 1e6).toFixed(1);

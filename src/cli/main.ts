@@ -9,6 +9,7 @@ import yargs from "yargs";
 import { AlexcError } from "../graph/errors";
 import { buildCommand } from "./build";
 import { inspectCommand } from "./inspect";
+import { trainCommand } from "./train";
 
 export const EXIT_USAGE = 64;
 
@@ -20,8 +21,9 @@ export async function main(argv: string[]): Promise<void> {
       .usage("$0 <command> [options]\n\nA neural-network compiler: typed TypeScript models → ONNX (inference + training).")
       .command(buildCommand)
       .command(inspectCommand)
+      .command(trainCommand)
       .option("verbose", { type: "boolean", describe: "show stack traces for errors", global: true })
-      .demandCommand(1, "name a command: build, inspect")
+      .demandCommand(1, "name a command: build, inspect, train")
       .strict()
       .help()
       .alias("h", "help")

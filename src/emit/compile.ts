@@ -12,6 +12,8 @@ import type { onnx } from "./proto";
 
 export interface CompileOptions {
   readonly seed: number;
+  /** Trained parameter values (default: fresh initialisation from the seed). */
+  readonly weights?: ReadonlyMap<string, Float32Array>;
   /** Builds the TrainingInfoProto for the model (supplied by src/train, which depends on this module). */
   readonly trainingInfo?: (def: ModelDef, seed: number) => onnx.ITrainingInfoProto;
 }
@@ -39,7 +41,7 @@ export function modelMetadata(def: ModelDef, seed: number): Record<string, strin
 }
 
 export function compileModel(def: ModelDef, opts: CompileOptions): onnx.IModelProto {
-  const { b } = buildInferenceGraph(def, opts.seed);
+  const { b } = buildInferenceGraph(def, opts.seed, opts.weights);
   const graph = graphProto(b.build(def.spec.doc ?? `${def.spec.name}, built by alexc`), { nodeDoc });
   return modelProto(graph, {
     doc: def.spec.doc,

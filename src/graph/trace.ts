@@ -1,8 +1,8 @@
 /** Runs a model's forward function on a tracer: the step from DSL to graph IR. */
-import { initializedParams, ModelDef, Tensor, TraceOptions, Tracer } from "./dsl";
+import { initializedParams, ModelDef, ParamSource, Tensor, TraceOptions, Tracer } from "./dsl";
 import { ModelError, ShapeError } from "./errors";
 import { GraphBuilder } from "./ir";
-import { formatShape, Value } from "./types";
+import { formatShape, numel, Value } from "./types";
 
 export interface Traced {
   readonly output: Value;
@@ -20,11 +20,24 @@ export function trace(def: ModelDef, b: GraphBuilder, input: Value, opts: TraceO
 }
 
 /** The inference graph: float input → logits, parameters as initialisers. */
-export function buildInferenceGraph(def: ModelDef, seed: number): { b: GraphBuilder; output: Value; params: readonly Value[] } {
+export function buildInferenceGraph(
+  def: ModelDef,
+  seed: number,
+  weights?: ReadonlyMap<string, Float32Array>,
+): { b: GraphBuilder; output: Value; params: readonly Value[] } {
   const spec = def.spec;
   const b = new GraphBuilder(spec.name);
   const input = b.input(spec.inputName ?? "input", "float32", spec.input);
-  const { output, params } = trace(def, b, input, { params: initializedParams(seed), training: false });
+  const fresh = initializedParams(seed);
+  const source: ParamSource = weights
+    ? (bb, name, dims, fanIn) => {
+        const data = weights.get(name);
+        if (!data) return fresh(bb, name, dims, fanIn);
+        if (data.length !== numel(dims)) throw new ModelError(`parameter '${name}' has ${data.length} values, the model expects ${formatShape(dims)}`);
+        return bb.initializer({ name, dtype: "float32", dims, data });
+      }
+    : fresh;
+  const { output, params } = trace(def, b, input, { params: source, training: false });
   const outShape = output.shape;
   if (outShape.length !== 2) {
     throw new ShapeError("output", spec.name, `a classifier must end in [N, classes], got ${formatShape(outShape)}`, def.loc);

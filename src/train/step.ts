@@ -116,8 +116,8 @@ export function buildEvalGraph(def: ModelDef): GraphBuilder {
   const images = rawImageInput(b, spec.preprocess, spec.name);
   const labels = b.input("labels", "int64", ["N"]);
   const x = preprocess(b, images, spec.preprocess!);
-  const { output: logits } = trace(def, b, x, { training: false, params: (bb, name, dims) => bb.input(name, "float32", dims) });
-  b.output(logits, "logits");
+  const traced = trace(def, b, x, { training: false, params: (bb, name, dims) => bb.input(name, "float32", dims) });
+  const logits = b.output(traced.output, "logits");
   const predicted = b.op1("ArgMax", [logits], { axis: 1, keepdims: 0 }, { name: "metrics/ArgMax" });
   const hits = b.op1("Cast", [b.op1("Equal", [predicted, labels], {}, { name: "metrics/Equal" })], { to: DTYPE_CODE.int64 }, { name: "metrics/Cast" });
   b.output(b.op1("ReduceSum", [hits], { keepdims: 0 }, { name: "metrics/ReduceSum", outputNames: ["correct"] }));

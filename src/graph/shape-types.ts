@@ -1,0 +1,171 @@
+/**
+ * Type-level shapes: the DSL's build-time shape rules, evaluated by the TypeScript checker so
+ * that `tsc --noEmit` (and the editor) reports a model's shape errors at the line that makes
+ * the layer, and hovering a layer's result shows its shape, e.g. `Tensor<readonly ["N", 96, 55, 55]>`.
+ *
+ * Dims are literal types: number literals for known sizes, string literals for symbols ("N").
+ * Sizes are computed with decimal arithmetic on digit tuples (see "Natural numbers" below), so
+ * products such as 256·6·6 = 9216 or 37752832 cost a few dozen small instantiations, not a
+ * tuple of that length. Whenever a value cannot be known statically (a `number` dim, an option
+ * held in a variable, a union) the result degrades to `number` (or `string` for a symbolic
+ * dim) and nothing is reported: the build-time rules in ops/ stay the source of truth, and the
+ * test/shape-types.test.ts sweep checks that both agree.
+ *
+ * Nothing here exists at run time: the file holds types only.
+ */
+import type { Dim } from "./types";
+
+/** A shape as a type: a readonly tuple of literal dims when known, e.g. `readonly ["N", 1, 28, 28]`. */
+export type Shape = readonly Dim[];
+
+declare const shapeErrorBrand: unique symbol;
+
+/**
+ * The type a layer argument takes when the layer breaks a shape rule. No value has this type,
+ * so the call fails to type-check and tsc prints the message, e.g.
+ * `Argument of type '{ kernel: 5; }' is not assignable to parameter of type
+ * 'ShapeError<"conv2d: kernel 5 is larger than the padded input height 3+2*0=3">'`.
+ */
+export interface ShapeError<Message extends string> {
+  readonly [shapeErrorBrand]: Message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Natural numbers: little-endian decimal digit tuples, 9216 ↦ [6, 1, 2, 9], zero ↦ [].
+// Single-digit steps use tuples shorter than 100 (cached by the checker per argument pair);
+// multi-digit operations walk the digits, so their cost grows with the number of digits only.
+// ---------------------------------------------------------------------------------------------
+
+type Digit = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+type Nat = Digit[];
+
+type CharToDigit = { "0": 0; "1": 1; "2": 2; "3": 3; "4": 4; "5": 5; "6": 6; "7": 7; "8": 8; "9": 9 };
+type DigitChar = keyof CharToDigit;
+
+/** A tuple of length N (N < 100). */
+type Tup<N extends number, T extends 0[] = []> = T["length"] extends N ? T : Tup<N, [...T, 0]>;
+
+/** [units, tens] of a number below 100. */
+type SplitTens<N extends number> = `${N}` extends `${infer T extends DigitChar}${infer U extends DigitChar}`
+  ? [CharToDigit[U], CharToDigit[T]]
+  : `${N}` extends DigitChar
+    ? [CharToDigit[`${N}`], 0]
+    : never;
+
+/** The multiplication table. */
+type Times = [
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [0, 2, 4, 6, 8, 10, 12, 14, 16, 18],
+  [0, 3, 6, 9, 12, 15, 18, 21, 24, 27],
+  [0, 4, 8, 12, 16, 20, 24, 28, 32, 36],
+  [0, 5, 10, 15, 20, 25, 30, 35, 40, 45],
+  [0, 6, 12, 18, 24, 30, 36, 42, 48, 54],
+  [0, 7, 14, 21, 28, 35, 42, 49, 56, 63],
+  [0, 8, 16, 24, 32, 40, 48, 56, 64, 72],
+  [0, 9, 18, 27, 36, 45, 54, 63, 72, 81],
+];
+
+/** a + b + carry as [digit, carry]. */
+type DigitSum<A extends Digit, B extends Digit, C extends Digit> = SplitTens<[...Tup<A>, ...Tup<B>, ...Tup<C>]["length"] & number>;
+/** a·b + carry as [digit, carry]. */
+type DigitProduct<A extends Digit, B extends Digit, C extends Digit> = SplitTens<[...Tup<Times[A][B]>, ...Tup<C>]["length"] & number>;
+/** a − (b + borrow) as [digit, borrow]. */
+type DigitDiff<A extends Digit, B extends Digit, C extends Digit> =
+  Tup<A> extends [...Tup<B>, ...Tup<C>, ...infer R] ? [R["length"], 0]
+  : [...Tup<A>, ...Tup<10>] extends [...Tup<B>, ...Tup<C>, ...infer R] ? [R["length"], 1]
+  : never;
+/** a < b for numbers below 100. */
+type SmallLess<A extends number, B extends number> = Tup<B> extends [...Tup<A>, 0, ...0[]] ? true : false;
+
+type Head<A extends Nat> = A extends [infer H extends Digit, ...Nat] ? H : 0;
+type Tail<A extends Nat> = A extends [Digit, ...infer T extends Nat] ? T : [];
+
+/** Drops most-significant zeros. */
+type Trim<A extends Nat> = A extends [...infer R extends Nat, 0] ? Trim<R> : A;
+
+type NatAdd<A extends Nat, B extends Nat, C extends Digit = 0, Out extends Nat = []> =
+  [A, B] extends [[], []]
+    ? C extends 0 ? Out : [...Out, C]
+    : DigitSum<Head<A>, Head<B>, C> extends [infer D extends Digit, infer C2 extends Digit]
+      ? NatAdd<Tail<A>, Tail<B>, C2, [...Out, D]>
+      : never;
+
+/** A − B for A ≥ B. */
+type NatSub<A extends Nat, B extends Nat, C extends Digit = 0, Out extends Nat = []> =
+  A extends []
+    ? Trim<Out>
+    : DigitDiff<Head<A>, Head<B>, C> extends [infer D extends Digit, infer C2 extends Digit]
+      ? NatSub<Tail<A>, Tail<B>, C2, [...Out, D]>
+      : never;
+
+type NatMulDigit<A extends Nat, B extends Digit, C extends Digit = 0, Out extends Nat = []> =
+  A extends [infer H extends Digit, ...infer T extends Nat]
+    ? DigitProduct<H, B, C> extends [infer D extends Digit, infer C2 extends Digit]
+      ? NatMulDigit<T, B, C2, [...Out, D]>
+      : never
+    : C extends 0 ? Out : [...Out, C];
+
+/** Schoolbook multiplication: Σ A·b_i·10^i. */
+type NatMul<A extends Nat, B extends Nat, Shift extends 0[] = [], Acc extends Nat = []> =
+  B extends [infer H extends Digit, ...infer T extends Nat]
+    ? NatMul<A, T, [...Shift, 0], H extends 0 ? Acc : NatAdd<Acc, [...Shift, ...NatMulDigit<A, H>]>>
+    : Trim<Acc>;
+
+type NatCompare<A extends Nat, B extends Nat> = A["length"] extends B["length"]
+  ? CompareDigits<A, B>
+  : SmallLess<A["length"], B["length"]> extends true ? "lt" : "gt";
+type CompareDigits<A extends Nat, B extends Nat> =
+  A extends [...infer AR extends Nat, infer AH extends Digit]
+    ? B extends [...infer BR extends Nat, infer BH extends Digit]
+      ? AH extends BH ? CompareDigits<AR, BR> : SmallLess<AH, BH> extends true ? "lt" : "gt"
+      : "gt"
+    : B extends [] ? "eq" : "lt";
+
+/** One long-division step: how many times B goes into R (< 10·B), and what is left. */
+type DivStep<R extends Nat, B extends Nat, Q extends 0[] = []> =
+  NatCompare<R, B> extends "lt" ? [Q["length"] & Digit, R] : DivStep<NatSub<R, B>, B, [...Q, 0]>;
+
+/** [⌊A/B⌋, A mod B] for B > 0, by long division from the most significant digit. */
+type NatDivMod<A extends Nat, B extends Nat, Q extends Nat = [], R extends Nat = []> =
+  A extends [...infer AR extends Nat, infer AH extends Digit]
+    ? DivStep<Trim<[AH, ...R]>, B> extends [infer QD extends Digit, infer R2 extends Nat]
+      ? NatDivMod<AR, B, [QD, ...Q], R2>
+      : never
+    : [Trim<Q>, R];
+
+// ---- conversions between number literal types and digit tuples ----
+
+type IsAny<T> = 0 extends 1 & T ? true : false;
+type IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
+
+type ParseNat<S extends string, Acc extends Nat = []> =
+  S extends `${infer C extends DigitChar}${infer Rest}` ? ParseNat<Rest, [CharToDigit[C], ...Acc]>
+  : S extends "" ? Trim<Acc>
+  : false;
+
+/** The digits of a single non-negative integer literal type; false for anything else (`number`, 2.5, -1, unions, 1e21). */
+type NatOf<N> =
+  IsAny<N> extends true ? false
+  : [N] extends [number] ? (number extends N ? false : true extends IsUnion<N> ? false : `${N}` extends "" ? false : ParseNat<`${N}`>)
+  : false;
+
+type JoinNat<A extends Nat, S extends string = ""> = A extends [infer H extends Digit, ...infer T extends Nat] ? JoinNat<T, `${H}${S}`> : S;
+
+/** Back to a number literal type (`number` past 2^53, where literals stop being exact). */
+type NumOf<A extends Nat> = (A extends [] ? "0" : JoinNat<A>) extends `${infer N extends number}` ? N : number;
+
+// ---- arithmetic on number literal types: `number` unless every operand is a natural literal ----
+
+export type Add<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer Y extends Nat] ? NumOf<NatAdd<X, Y>> : number;
+export type Mul<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer Y extends Nat] ? NumOf<NatMul<X, Y>> : number;
+/** A − B; `number` when the difference would be negative. */
+export type Sub<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer Y extends Nat]
+  ? NatCompare<X, Y> extends "lt" ? number : NumOf<NatSub<X, Y>>
+  : number;
+/** ⌊A/B⌋; `number` for B = 0. */
+export type FloorDiv<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer Y extends [Digit, ...Nat]]
+  ? NumOf<NatDivMod<X, Y>[0]>
+  : number;
+/** The ordering of two natural literals: "lt" | "eq" | "gt", or `undefined` when either is not one. */
+export type Compare<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer Y extends Nat] ? NatCompare<X, Y> : undefined;

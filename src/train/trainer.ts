@@ -1,0 +1,265 @@
+/**
+ * The training loop (`alexc train`): one onnxruntime session per epoch runs the step graph
+ * (its dropout seed derived from the run seed and the epoch, so a resumed run replays the
+ * same masks), an inference session evaluates the whole test set, and after every epoch a
+ * checkpoint is written atomically. Parameters and optimizer state stay in JS typed arrays
+ * that are fed to each run and replaced by its ".next" outputs.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as ort from "onnxruntime-node";
+import type { ModelDef } from "../graph/dsl";
+import { AlexcError, IoError } from "../graph/errors";
+import { uniformInit } from "../graph/init";
+import { Rng } from "../graph/random";
+import { numel } from "../graph/types";
+import { compileModel } from "../emit/compile";
+import { encodeModel } from "../emit/encode";
+import { writeFileAtomic } from "../emit/atomic-write";
+import { BatchSampler, gatherBatch } from "./data/batches";
+import type { Split } from "./data/fashion-mnist";
+import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { makeOptimizer } from "./optim/make";
+import { createSession, ExecutionProvider, modelBytes } from "./session";
+import { buildEvalGraph, buildStepGraph, next, StepGraph, STEP_COUNTER } from "./step";
+import { trainingInfo } from "./training-info";
+
+export class DivergedError extends AlexcError {
+  override readonly exitCode = 6;
+}
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: "adam" | "sgd";
+  momentum?: number;
+  weightDecay?: number;
+  seed: number;
+  ep: ExecutionProvider;
+  threads?: number;
+  out: string;
+  resume: boolean;
+  evalBatchSize: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  train_loss: number;
+  train_acc: number;
+  test_acc: number;
+  time_s: number;
+  img_per_s: number;
+}
+
+export interface Logger {
+  line(text: string): void;
+  progress(text: string): void;
+}
+
+const CHECKPOINT = "checkpoint.ckpt";
+const METRICS = "metrics.jsonl";
+
+export function plainLogger(stream: NodeJS.WriteStream = process.stdout): Logger {
+  const tty = !!stream.isTTY;
+  return {
+    line: (t) => stream.write(`${tty ? "\r\x1b[K" : ""}${t}\n`),
+    progress: (t) => {
+      if (tty) stream.write(`\r\x1b[K${t}`);
+    },
+  };
+}
+
+function prepareOutDir(out: string): void {
+  try {
+    fs.mkdirSync(out, { recursive: true });
+    fs.accessSync(out, fs.constants.W_OK);
+    const probe = path.join(out, `.write-test-${process.pid}`);
+    fs.writeFileSync(probe, "");
+    fs.rmSync(probe);
+  } catch (e) {
+    throw new IoError(`--out ${out}: not a writable directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor("float32", data, [...dims]);
+}
+
+export async function train(def: ModelDef, data: { train: Split; test: Split }, cfg: TrainConfig, log: Logger): Promise<EpochMetrics[]> {
+  prepareOutDir(cfg.out);
+  const optimizer = makeOptimizer(cfg.optimizer, def.spec.train, { momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const shape = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 });
+  const ckptPath = path.join(cfg.out, CHECKPOINT);
+
+  // Mutable tensors: parameters, optimizer state, the step counter.
+  const tensors = new Map<string, Float32Array>();
+  let step = 0;
+  let startEpoch = 0;
+  if (cfg.resume) {
+    if (!fs.existsSync(ckptPath)) throw new CheckpointError(`--resume: no checkpoint at ${ckptPath}`);
+    const ck = loadCheckpoint(ckptPath);
+    if (ck.meta.model !== def.spec.name) throw new CheckpointError(`${ckptPath}: checkpoint is for model '${ck.meta.model}', not '${def.spec.name}'`);
+    for (const t of [...shape.params.map((p) => ({ name: p.name, dims: p.dims })), ...shape.state]) {
+      const saved = ck.tensors.get(t.name);
+      if (!saved || saved.data.length !== numel(t.dims)) throw new CheckpointError(`${ckptPath}: corrupt checkpoint: tensor '${t.name}' missing or of the wrong size`);
+      tensors.set(t.name, saved.data);
+    }
+    step = ck.meta.step;
+    startEpoch = ck.meta.epoch;
+    log.line(`resumed from ${ckptPath}: epoch ${startEpoch}, step ${step}`);
+  } else {
+    for (const p of shape.params) tensors.set(p.name, uniformInit(cfg.seed, p.name, numel(p.dims), p.fanIn));
+    for (const s of shape.state) tensors.set(s.name, new Float32Array(numel(s.dims)));
+  }
+  const dims = new Map<string, readonly number[]>([...shape.params.map((p) => [p.name, p.dims] as const), ...shape.state.map((s) => [s.name, s.dims] as const)]);
+
+  const evalSession = await createSession(modelBytes(buildEvalGraph(def)), { ep: cfg.ep, threads: cfg.threads });
+  const metricsFile = path.join(cfg.out, METRICS);
+  const results: EpochMetrics[] = [];
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
+      const sg: StepGraph = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: dropoutSeed(cfg.seed, epoch) });
+      const session = await createSession(modelBytes(sg.b), { ep: cfg.ep, threads: cfg.threads });
+      const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
+      const t0 = Date.now();
+      let seen = 0;
+      let lossSum = 0;
+      let correct = 0;
+      let batchIndex = 0;
+      const total = sampler.batchesPerEpoch;
+      const lr = new ort.Tensor("float32", new Float32Array([cfg.lr]), []);
+      for (const indices of sampler.epoch()) {
+        if (interrupted) break;
+        const batch = gatherBatch(data.train, indices);
+        const b = indices.length;
+        const feeds: Record<string, ort.Tensor> = {
+          images: new ort.Tensor("uint8", batch.images, [b, 1, data.train.rows, data.train.cols]),
+          labels: new ort.Tensor("int64", batch.labels, [b]),
+          lr,
+          [STEP_COUNTER]: new ort.Tensor("int64", BigInt64Array.of(BigInt(step)), []),
+        };
+        for (const [name, value] of tensors) feeds[name] = tensor(value, dims.get(name)!);
+        const out = await session.run(feeds);
+        const loss = Number(out.loss.data[0]);
+        if (!Number.isFinite(loss)) {
+          throw new DivergedError(
+            `training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + 1} (lr ${cfg.lr}); ` +
+              `the last good checkpoint${fs.existsSync(ckptPath) ? ` is ${ckptPath}` : " was never written (no epoch finished)"}; try a smaller --lr`,
+          );
+        }
+        for (const name of tensors.keys()) tensors.set(name, out[next(name)].data as Float32Array);
+        step++;
+        batchIndex++;
+        seen += b;
+        lossSum += loss * b;
+        correct += Number(out.correct.data[0]);
+        const elapsed = (Date.now() - t0) / 1000;
+        const rate = seen / elapsed;
+        const eta = (data.train.count - seen) / rate;
+        log.progress(
+          `epoch ${epoch + 1}/${cfg.epochs} ${bar(batchIndex / total)} ${batchIndex}/${total} loss ${(lossSum / seen).toFixed(4)} ${rate.toFixed(1)} img/s ETA ${formatTime(eta)}`,
+        );
+        fs.appendFileSync(metricsFile, JSON.stringify({ type: "step", epoch: epoch + 1, step, loss }) + "\n");
+      }
+      await session.release();
+      if (interrupted) break;
+      const time = (Date.now() - t0) / 1000;
+      const testAcc = await evaluate(evalSession, data.test, tensors, dims, cfg.evalBatchSize);
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        train_loss: lossSum / seen,
+        train_acc: correct / seen,
+        test_acc: testAcc,
+        time_s: time,
+        img_per_s: seen / time,
+      };
+      results.push(m);
+      fs.appendFileSync(metricsFile, JSON.stringify({ type: "epoch", ...m }) + "\n");
+      log.line(
+        `epoch ${m.epoch}, train_loss ${m.train_loss.toFixed(4)}, train_acc ${m.train_acc.toFixed(4)}, test_acc ${m.test_acc.toFixed(4)}, time ${m.time_s.toFixed(1)} s, ${m.img_per_s.toFixed(1)} img/s`,
+      );
+      if (testAcc <= 0.11) {
+        log.line(
+          `warning: test accuracy ${testAcc.toFixed(4)} is at chance after epoch ${m.epoch}: training has most likely diverged ` +
+            `(the seed tutorial's lr 0.01 with batch 32 collapsed to 0.10 the same way); lower --lr (e.g. 1e-3)`,
+        );
+      }
+      saveCheckpoint(ckptPath, checkpointOf(def, cfg, tensors, dims, epoch + 1, step));
+    }
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    await evalSession.release();
+  }
+  if (interrupted) {
+    log.line(`interrupted: the last completed epoch's checkpoint is ${ckptPath}; continue with --resume`);
+    throw new InterruptedError("training interrupted (SIGINT)");
+  }
+  writeTrainedModel(def, cfg, optimizer, tensors, step);
+  log.line(`wrote ${path.join(cfg.out, `${def.spec.name}.onnx`)} and ${metricsFile}`);
+  return results;
+}
+
+export class InterruptedError extends AlexcError {
+  override readonly exitCode = 130;
+}
+
+export function dropoutSeed(seed: number, epoch: number): number {
+  return Rng.derive(seed, "dropout", epoch).nextU32() % 2147483647;
+}
+
+function checkpointOf(def: ModelDef, cfg: TrainConfig, tensors: Map<string, Float32Array>, dims: Map<string, readonly number[]>, epoch: number, step: number): Checkpoint {
+  const { out: _out, resume: _resume, ...config } = cfg;
+  return {
+    meta: { model: def.spec.name, epoch, step, seed: cfg.seed, config },
+    tensors: new Map([...tensors].map(([name, data]) => [name, { dims: [...dims.get(name)!], data }])),
+  };
+}
+
+function writeTrainedModel(def: ModelDef, cfg: TrainConfig, optimizer: ReturnType<typeof makeOptimizer>, tensors: Map<string, Float32Array>, step: number): void {
+  const proto = compileModel(def, {
+    seed: cfg.seed,
+    weights: tensors,
+    trainingInfo: (d, seed) => trainingInfo(d, optimizer, seed, { tensors, step }),
+  });
+  writeFileAtomic(path.join(cfg.out, `${def.spec.name}.onnx`), encodeModel(proto));
+}
+
+async function evaluate(
+  session: ort.InferenceSession,
+  split: Split,
+  tensors: Map<string, Float32Array>,
+  dims: Map<string, readonly number[]>,
+  batchSize: number,
+): Promise<number> {
+  const sampler = new BatchSampler(split.count, batchSize, { shuffle: false });
+  const params: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) if (tensors.has(name)) params[name] = tensor(tensors.get(name)!, dims.get(name)!);
+  let correct = 0;
+  for (const indices of sampler.epoch()) {
+    const batch = gatherBatch(split, indices);
+    const out = await session.run({
+      ...params,
+      images: new ort.Tensor("uint8", batch.images, [indices.length, 1, split.rows, split.cols]),
+      labels: new ort.Tensor("int64", batch.labels, [indices.length]),
+    });
+    correct += Number(out.correct.data[0]);
+  }
+  return correct / split.count;
+}
+
+function bar(frac: number): string {
+  const n = Math.round(frac * 20);
+  return `[${"#".repeat(n)}${".".repeat(20 - n)}]`;
+}
+
+function formatTime(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${Math.round(s % 60)}s` : `${Math.round(s)}s`;
+}
