@@ -11,8 +11,9 @@ export default model(
     input: [N, 1, 28, 28],
     classes: FASHION_MNIST_CLASSES,
     preprocess: { raw: [1, 28, 28] },
-    // Sigmoid LeNet needs the larger step: with Adam lr 1e-2 it reaches 0.85 in 3 epochs.
-    train: { epochs: 3, batchSize: 128, lr: 1e-2, optimizer: "adam" },
+    // Sigmoid LeNet needs the larger step (Adam lr 1e-2); 10 epochs take about a minute on
+    // 2 cores and clear 0.85 test accuracy (3 epochs give ≈0.83 here).
+    train: { epochs: 10, batchSize: 128, lr: 1e-2, optimizer: "adam" },
   },
   (x) =>
     x

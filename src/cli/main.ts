@@ -10,6 +10,7 @@ import { AlexcError } from "../graph/errors";
 import { buildCommand } from "./build";
 import { inspectCommand } from "./inspect";
 import { trainCommand } from "./train";
+import { exportStepCommand } from "./export-step";
 
 export const EXIT_USAGE = 64;
 
@@ -22,8 +23,9 @@ export async function main(argv: string[]): Promise<void> {
       .command(buildCommand)
       .command(inspectCommand)
       .command(trainCommand)
+      .command(exportStepCommand)
       .option("verbose", { type: "boolean", describe: "show stack traces for errors", global: true })
-      .demandCommand(1, "name a command: build, inspect, train")
+      .demandCommand(1, "name a command: build, inspect, train, export-step")
       .strict()
       .help()
       .alias("h", "help")

@@ -42,18 +42,20 @@ type Nat = Digit[];
 type CharToDigit = { "0": 0; "1": 1; "2": 2; "3": 3; "4": 4; "5": 5; "6": 6; "7": 7; "8": 8; "9": 9 };
 type DigitChar = keyof CharToDigit;
 
-/** A tuple of length N (N < 100). */
-type Tup<N extends number, T extends 0[] = []> = T["length"] extends N ? T : Tup<N, [...T, 0]>;
-
-/** [units, tens] of a number below 100. */
-type SplitTens<N extends number> = `${N}` extends `${infer T extends DigitChar}${infer U extends DigitChar}`
-  ? [CharToDigit[U], CharToDigit[T]]
-  : `${N}` extends DigitChar
-    ? [CharToDigit[`${N}`], 0]
-    : never;
-
-/** The multiplication table. */
-type Times = [
+/** a + b (0..18) and a·b (0..81) for digits a, b. */
+type SumTable = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  [2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  [3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+  [4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+  [5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+  [6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+  [7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+  [8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+  [9, 10, 11, 12, 13, 14, 15, 16, 17, 18],
+];
+type ProductTable = [
   [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
   [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   [0, 2, 4, 6, 8, 10, 12, 14, 16, 18],
@@ -65,71 +67,93 @@ type Times = [
   [0, 8, 16, 24, 32, 40, 48, 56, 64, 72],
   [0, 9, 18, 27, 36, 45, 54, 63, 72, 81],
 ];
+/** (a − b) mod 10 for digits a, b; the subtraction borrows when a < b. */
+type DiffTable = [
+  [0, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+  [1, 0, 9, 8, 7, 6, 5, 4, 3, 2],
+  [2, 1, 0, 9, 8, 7, 6, 5, 4, 3],
+  [3, 2, 1, 0, 9, 8, 7, 6, 5, 4],
+  [4, 3, 2, 1, 0, 9, 8, 7, 6, 5],
+  [5, 4, 3, 2, 1, 0, 9, 8, 7, 6],
+  [6, 5, 4, 3, 2, 1, 0, 9, 8, 7],
+  [7, 6, 5, 4, 3, 2, 1, 0, 9, 8],
+  [8, 7, 6, 5, 4, 3, 2, 1, 0, 9],
+  [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+];
+/** a < b for digits, by position in "0123456789". */
+type DigitLess<A extends Digit, B extends Digit> = A extends B ? false : "0123456789" extends `${string}${A}${string}${B}${string}` ? true : false;
 
-/** a + b + carry as [digit, carry]. */
-type DigitSum<A extends Digit, B extends Digit, C extends Digit> = SplitTens<[...Tup<A>, ...Tup<B>, ...Tup<C>]["length"] & number>;
-/** a·b + carry as [digit, carry]. */
-type DigitProduct<A extends Digit, B extends Digit, C extends Digit> = SplitTens<[...Tup<Times[A][B]>, ...Tup<C>]["length"] & number>;
-/** a − (b + borrow) as [digit, borrow]. */
-type DigitDiff<A extends Digit, B extends Digit, C extends Digit> =
-  Tup<A> extends [...Tup<B>, ...Tup<C>, ...infer R] ? [R["length"], 0]
-  : [...Tup<A>, ...Tup<10>] extends [...Tup<B>, ...Tup<C>, ...infer R] ? [R["length"], 1]
-  : never;
-/** a < b for numbers below 100. */
-type SmallLess<A extends number, B extends number> = Tup<B> extends [...Tup<A>, 0, ...0[]] ? true : false;
+/** [units, tens] of a number below 100, read off its decimal text. */
+type SplitTens<N extends number> = `${N}` extends `${infer T extends DigitChar}${infer U extends DigitChar}`
+  ? [CharToDigit[U], CharToDigit[T]]
+  : `${N}` extends DigitChar ? [CharToDigit[`${N}`], 0] : never;
 
-type Head<A extends Nat> = A extends [infer H extends Digit, ...Nat] ? H : 0;
-type Tail<A extends Nat> = A extends [Digit, ...infer T extends Nat] ? T : [];
+/** a + b + carry as [digit, carry]; the carry in is 0 or 1. */
+type DigitSum<A extends Digit, B extends Digit, C> = C extends 0 ? SplitTens<SumTable[A][B]> : SplitTens<SumTable[A][B]> extends [infer D extends Digit, infer T extends Digit] ? (D extends 9 ? [0, 1] : [SumTable[D][1], T]) : never;
+/** a·b + carry as [digit, carry]; the carry in is a digit. */
+type DigitProduct<A extends Digit, B extends Digit, C extends Digit> =
+  SplitTens<ProductTable[A][B]> extends [infer U extends Digit, infer T extends Digit]
+    ? SplitTens<SumTable[U][C]> extends [infer D extends Digit, infer T2 extends Digit] ? [D, SumTable[T][T2]] : never
+    : never;
+/** a − b − borrow as [digit, borrow]; the borrow in is 0 or 1. */
+type DigitDiff<A extends Digit, B extends Digit, C> = C extends 0
+  ? [DiffTable[A][B], DigitLess<A, B> extends true ? 1 : 0]
+  : DiffTable[A][B] extends infer D extends Digit ? [DiffTable[D][1], DigitLess<A, B> extends true ? 1 : D extends 0 ? 1 : 0] : never;
+
+type Head<A> = A extends [infer H extends Digit, ...unknown[]] ? H : 0;
+type Tail<A> = A extends [unknown, ...infer T] ? T : [];
 
 /** Drops most-significant zeros. */
-type Trim<A extends Nat> = A extends [...infer R extends Nat, 0] ? Trim<R> : A;
+type Trim<A> = A extends [...infer R, 0] ? Trim<R> : A;
 
-type NatAdd<A extends Nat, B extends Nat, C extends Digit = 0, Out extends Nat = []> =
+type NatAdd<A, B, C = 0, Out extends unknown[] = []> =
   [A, B] extends [[], []]
     ? C extends 0 ? Out : [...Out, C]
-    : DigitSum<Head<A>, Head<B>, C> extends [infer D extends Digit, infer C2 extends Digit]
+    : DigitSum<Head<A>, Head<B>, C> extends [infer D, infer C2]
       ? NatAdd<Tail<A>, Tail<B>, C2, [...Out, D]>
       : never;
 
 /** A − B for A ≥ B. */
-type NatSub<A extends Nat, B extends Nat, C extends Digit = 0, Out extends Nat = []> =
+type NatSub<A, B, C = 0, Out extends unknown[] = []> =
   A extends []
     ? Trim<Out>
-    : DigitDiff<Head<A>, Head<B>, C> extends [infer D extends Digit, infer C2 extends Digit]
+    : DigitDiff<Head<A>, Head<B>, C> extends [infer D, infer C2]
       ? NatSub<Tail<A>, Tail<B>, C2, [...Out, D]>
       : never;
 
-type NatMulDigit<A extends Nat, B extends Digit, C extends Digit = 0, Out extends Nat = []> =
-  A extends [infer H extends Digit, ...infer T extends Nat]
-    ? DigitProduct<H, B, C> extends [infer D extends Digit, infer C2 extends Digit]
+type NatMulDigit<A, B extends Digit, C extends Digit = 0, Out extends unknown[] = []> =
+  A extends [infer H extends Digit, ...infer T]
+    ? DigitProduct<H, B, C> extends [infer D, infer C2 extends Digit]
       ? NatMulDigit<T, B, C2, [...Out, D]>
       : never
     : C extends 0 ? Out : [...Out, C];
 
 /** Schoolbook multiplication: Σ A·b_i·10^i. */
-type NatMul<A extends Nat, B extends Nat, Shift extends 0[] = [], Acc extends Nat = []> =
-  B extends [infer H extends Digit, ...infer T extends Nat]
+type NatMul<A, B, Shift extends unknown[] = [], Acc = []> =
+  B extends [infer H extends Digit, ...infer T]
     ? NatMul<A, T, [...Shift, 0], H extends 0 ? Acc : NatAdd<Acc, [...Shift, ...NatMulDigit<A, H>]>>
     : Trim<Acc>;
 
-type NatCompare<A extends Nat, B extends Nat> = A["length"] extends B["length"]
+/** "lt" | "eq" | "gt". */
+type NatCompare<A extends unknown[], B extends unknown[]> = A["length"] extends B["length"]
   ? CompareDigits<A, B>
-  : SmallLess<A["length"], B["length"]> extends true ? "lt" : "gt";
-type CompareDigits<A extends Nat, B extends Nat> =
-  A extends [...infer AR extends Nat, infer AH extends Digit]
-    ? B extends [...infer BR extends Nat, infer BH extends Digit]
-      ? AH extends BH ? CompareDigits<AR, BR> : SmallLess<AH, BH> extends true ? "lt" : "gt"
+  : LengthLess<A, B> extends true ? "lt" : "gt";
+type LengthLess<A extends unknown[], B extends unknown[]> = B extends [...{ [K in keyof A]: unknown }, unknown, ...unknown[]] ? true : false;
+type CompareDigits<A, B> =
+  A extends [...infer AR, infer AH extends Digit]
+    ? B extends [...infer BR, infer BH extends Digit]
+      ? AH extends BH ? CompareDigits<AR, BR> : DigitLess<AH, BH> extends true ? "lt" : "gt"
       : "gt"
     : B extends [] ? "eq" : "lt";
 
-/** One long-division step: how many times B goes into R (< 10·B), and what is left. */
-type DivStep<R extends Nat, B extends Nat, Q extends 0[] = []> =
-  NatCompare<R, B> extends "lt" ? [Q["length"] & Digit, R] : DivStep<NatSub<R, B>, B, [...Q, 0]>;
+/** One long-division step: how many times B goes into R (R < 10·B), and what is left. */
+type DivStep<R extends unknown[], B extends unknown[], Q extends unknown[] = []> =
+  NatCompare<R, B> extends "lt" ? [Q["length"], R] : DivStep<NatSub<R, B> & unknown[], B, [...Q, 0]>;
 
 /** [⌊A/B⌋, A mod B] for B > 0, by long division from the most significant digit. */
-type NatDivMod<A extends Nat, B extends Nat, Q extends Nat = [], R extends Nat = []> =
-  A extends [...infer AR extends Nat, infer AH extends Digit]
-    ? DivStep<Trim<[AH, ...R]>, B> extends [infer QD extends Digit, infer R2 extends Nat]
+type NatDivMod<A, B extends unknown[], Q extends unknown[] = [], R extends unknown[] = []> =
+  A extends [...infer AR, infer AH]
+    ? DivStep<Trim<[AH, ...R]> & unknown[], B> extends [infer QD, infer R2 extends unknown[]]
       ? NatDivMod<AR, B, [QD, ...Q], R2>
       : never
     : [Trim<Q>, R];
@@ -139,7 +163,7 @@ type NatDivMod<A extends Nat, B extends Nat, Q extends Nat = [], R extends Nat =
 type IsAny<T> = 0 extends 1 & T ? true : false;
 type IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
-type ParseNat<S extends string, Acc extends Nat = []> =
+type ParseNat<S extends string, Acc extends unknown[] = []> =
   S extends `${infer C extends DigitChar}${infer Rest}` ? ParseNat<Rest, [CharToDigit[C], ...Acc]>
   : S extends "" ? Trim<Acc>
   : false;
@@ -150,10 +174,10 @@ type NatOf<N> =
   : [N] extends [number] ? (number extends N ? false : true extends IsUnion<N> ? false : `${N}` extends "" ? false : ParseNat<`${N}`>)
   : false;
 
-type JoinNat<A extends Nat, S extends string = ""> = A extends [infer H extends Digit, ...infer T extends Nat] ? JoinNat<T, `${H}${S}`> : S;
+type JoinNat<A, S extends string = ""> = A extends [infer H extends Digit, ...infer T] ? JoinNat<T, `${H}${S}`> : S;
 
 /** Back to a number literal type (`number` past 2^53, where literals stop being exact). */
-type NumOf<A extends Nat> = (A extends [] ? "0" : JoinNat<A>) extends `${infer N extends number}` ? N : number;
+type NumOf<A> = (A extends [] ? "0" : JoinNat<A>) extends `${infer N extends number}` ? N : number;
 
 // ---- arithmetic on number literal types: `number` unless every operand is a natural literal ----
 
