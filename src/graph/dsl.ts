@@ -8,6 +8,20 @@ import { ModelError } from "./errors";
 import { GraphBuilder } from "./ir";
 import { uniformInit } from "./init";
 import { captureSource, SourceLoc } from "./source";
+import type {
+  Check,
+  CheckUnless,
+  CheckWhen,
+  Conv2dResult,
+  DropoutError,
+  FlattenResult,
+  LinearMismatch,
+  LinearResult,
+  MessageCheck,
+  OutShape,
+  Pool2dResult,
+  Shape,
+} from "./shape-types";
 import { Dim, DType, numel, Value } from "./types";
 
 /** The symbolic batch dimension. */
@@ -29,11 +43,11 @@ export interface Preprocess {
   readonly resize?: number;
 }
 
-export interface ModelSpec {
+export interface ModelSpec<In extends Shape = Shape> {
   readonly name: string;
   readonly doc?: string;
   /** The inference input, e.g. [N, 1, 224, 224]. */
-  readonly input: readonly Dim[];
+  readonly input: In;
   readonly inputName?: string;
   readonly classes?: readonly string[];
   readonly preprocess?: Preprocess;
@@ -47,6 +61,8 @@ export interface ModelDef {
   readonly loc?: SourceLoc;
 }
 
+/** `In` is `const`: `input: [N, 1, 28, 28]` types `x` as `Tensor<readonly ["N", 1, 28, 28]>`. */
+export function model<const In extends Shape>(spec: ModelSpec<In>, forward: (x: Tensor<In>) => Tensor): ModelDef;
 export function model(spec: ModelSpec, forward: (x: Tensor) => Tensor): ModelDef {
   return { kind: "alexc.model", spec, forward, loc: captureSource() };
 }
@@ -134,8 +150,13 @@ export interface LinearOptions {
   name?: string;
 }
 
-/** A traced tensor: its graph value plus the trace it belongs to. */
-export class Tensor {
+/**
+ * A traced tensor: its graph value plus the trace it belongs to. `S` is its shape as a type
+ * (shape-types.ts): each layer method's overload reads it through a `this` parameter and
+ * returns the output shape, or turns an argument's type into a ShapeError. No member holds
+ * `S`, so tensors of any shapes stay assignable to one another.
+ */
+export class Tensor<S extends Shape = Shape> {
   constructor(readonly value: Value, readonly tracer: Tracer) {}
 
   get shape(): readonly Dim[] {
@@ -150,6 +171,11 @@ export class Tensor {
     return new Tensor(v, this.tracer);
   }
 
+  conv2d<X extends Shape, const O extends number, const Opts extends Conv2dOptions>(
+    this: Tensor<X>,
+    outChannels: O,
+    opts: Check<Conv2dResult<X, O, Opts>> & Opts,
+  ): Tensor<OutShape<Conv2dResult<X, O, Opts>>>;
   conv2d(outChannels: number, opts: Conv2dOptions): Tensor {
     const loc = captureSource();
     const t = this.tracer;
@@ -170,10 +196,20 @@ export class Tensor {
     return this.next(out);
   }
 
+  maxPool2d<X extends Shape, const K extends Pair, const Opts extends Pool2dOptions = {}>(
+    this: Tensor<X>,
+    kernel: Check<Pool2dResult<"maxPool2d", X, K, Opts>> & K,
+    opts?: Opts,
+  ): Tensor<OutShape<Pool2dResult<"maxPool2d", X, K, Opts>>>;
   maxPool2d(kernel: Pair, opts: Pool2dOptions = {}): Tensor {
     return this.pool("MaxPool", kernel, opts, captureSource());
   }
 
+  avgPool2d<X extends Shape, const K extends Pair, const Opts extends Pool2dOptions = {}>(
+    this: Tensor<X>,
+    kernel: Check<Pool2dResult<"avgPool2d", X, K, Opts>> & K,
+    opts?: Opts,
+  ): Tensor<OutShape<Pool2dResult<"avgPool2d", X, K, Opts>>>;
   avgPool2d(kernel: Pair, opts: Pool2dOptions = {}): Tensor {
     return this.pool("AveragePool", kernel, opts, captureSource());
   }
@@ -195,14 +231,17 @@ export class Tensor {
     return this.next(out);
   }
 
+  relu<X extends Shape>(this: Tensor<X>, name?: string): Tensor<X>;
   relu(name?: string): Tensor {
     return this.activation("Relu", "relu", name, captureSource());
   }
 
+  sigmoid<X extends Shape>(this: Tensor<X>, name?: string): Tensor<X>;
   sigmoid(name?: string): Tensor {
     return this.activation("Sigmoid", "sigmoid", name, captureSource());
   }
 
+  tanh<X extends Shape>(this: Tensor<X>, name?: string): Tensor<X>;
   tanh(name?: string): Tensor {
     return this.activation("Tanh", "tanh", name, captureSource());
   }
@@ -214,6 +253,7 @@ export class Tensor {
   }
 
   /** Flattens all but the batch dimension, like `x.view(x.shape[0], -1)`. */
+  flatten<X extends Shape>(this: Tensor<X> & Check<FlattenResult<X>>, name?: string): Tensor<OutShape<FlattenResult<X>>>;
   flatten(name?: string): Tensor {
     const loc = captureSource();
     const t = this.tracer;
@@ -222,6 +262,11 @@ export class Tensor {
   }
 
   /** A fully connected layer, y = x·Wᵀ + b with W [out, in] as in PyTorch. */
+  linear<X extends Shape, const O extends number, const Opts extends LinearOptions = {}>(
+    this: Tensor<X>,
+    outFeatures: CheckUnless<LinearResult<X, O, Opts>, LinearMismatch> & O,
+    opts?: CheckWhen<LinearResult<X, O, Opts>, LinearMismatch> & Opts,
+  ): Tensor<OutShape<LinearResult<X, O, Opts>>>;
   linear(outFeatures: number, opts: LinearOptions = {}): Tensor {
     const loc = captureSource();
     const t = this.tracer;
@@ -235,6 +280,7 @@ export class Tensor {
   }
 
   /** Dropout with drop probability p: live in training, absent from the inference graph. */
+  dropout<X extends Shape, const P extends number>(this: Tensor<X>, p: MessageCheck<DropoutError<P>> & P, name?: string): Tensor<X>;
   dropout(p: number, name?: string): Tensor {
     const loc = captureSource();
     const t = this.tracer;

@@ -49,6 +49,8 @@ export class GraphBuilder {
   private readonly producers = new Map<string, Node>();
   private readonly usedNodeNames = new Set<string>();
   private readonly scopes: string[] = [];
+  /** Old name → value, for node outputs renamed in place by output(). */
+  private readonly aliases = new Map<string, Value>();
 
   constructor(readonly name: string) {}
 
@@ -111,7 +113,8 @@ export class GraphBuilder {
    * Marks `v` as a graph output named `name`. A node output nothing reads yet is renamed in
    * place (no copy: an Identity on a 150 MB weight costs a full memory pass per step).
    */
-  output(v: Value, name?: string): Value {
+  output(value: Value, name?: string): Value {
+    const v = this.aliases.get(value.name) ?? value;
     let out = v;
     if (name && name !== v.name) out = this.renameUnused(v, name) ?? this.op1("Identity", [v], {}, { name: `${name}/Identity`, outputNames: [name] });
     this.outputs.push(out);
@@ -129,6 +132,7 @@ export class GraphBuilder {
     this.producers.delete(v.name);
     this.values.delete(v.name);
     this.values.set(name, renamed);
+    this.aliases.set(v.name, renamed);
     return renamed;
   }
 

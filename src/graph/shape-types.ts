@@ -13,10 +13,14 @@
  *
  * Nothing here exists at run time: the file holds types only.
  */
+import type { Tensor } from "./dsl";
 import type { Dim } from "./types";
 
 /** A shape as a type: a readonly tuple of literal dims when known, e.g. `readonly ["N", 1, 28, 28]`. */
 export type Shape = readonly Dim[];
+
+/** The shape type of a tensor type: `ShapeOf<typeof y>` is e.g. `readonly ["N", 9216]`. */
+export type ShapeOf<T> = T extends Tensor<infer S> ? S : never;
 
 declare const shapeErrorBrand: unique symbol;
 
@@ -134,10 +138,10 @@ type NatMul<A, B, Shift extends unknown[] = [], Acc = []> =
     ? NatMul<A, T, [...Shift, 0], H extends 0 ? Acc : NatAdd<Acc, [...Shift, ...NatMulDigit<A, H>]>>
     : Trim<Acc>;
 
-/** "lt" | "eq" | "gt". */
-type NatCompare<A extends unknown[], B extends unknown[]> = A["length"] extends B["length"]
-  ? CompareDigits<A, B>
-  : LengthLess<A, B> extends true ? "lt" : "gt";
+/** "lt" | "eq" | "gt": the longer number is larger, else the first differing digit from the top decides. */
+type NatCompare<A, B> = A extends unknown[]
+  ? B extends unknown[] ? (A["length"] extends B["length"] ? CompareDigits<A, B> : LengthLess<A, B> extends true ? "lt" : "gt") : never
+  : never;
 type LengthLess<A extends unknown[], B extends unknown[]> = B extends [...{ [K in keyof A]: unknown }, unknown, ...unknown[]] ? true : false;
 type CompareDigits<A, B> =
   A extends [...infer AR, infer AH extends Digit]
@@ -147,13 +151,12 @@ type CompareDigits<A, B> =
     : B extends [] ? "eq" : "lt";
 
 /** One long-division step: how many times B goes into R (R < 10·B), and what is left. */
-type DivStep<R extends unknown[], B extends unknown[], Q extends unknown[] = []> =
-  NatCompare<R, B> extends "lt" ? [Q["length"], R] : DivStep<NatSub<R, B> & unknown[], B, [...Q, 0]>;
+type DivStep<R, B, Q extends unknown[] = []> = NatCompare<R, B> extends "lt" ? [Q["length"], R] : DivStep<NatSub<R, B>, B, [...Q, 0]>;
 
 /** [⌊A/B⌋, A mod B] for B > 0, by long division from the most significant digit. */
-type NatDivMod<A, B extends unknown[], Q extends unknown[] = [], R extends unknown[] = []> =
+type NatDivMod<A, B, Q extends unknown[] = [], R extends unknown[] = []> =
   A extends [...infer AR, infer AH]
-    ? DivStep<Trim<[AH, ...R]> & unknown[], B> extends [infer QD, infer R2 extends unknown[]]
+    ? DivStep<Trim<[AH, ...R]>, B> extends [infer QD, infer R2 extends unknown[]]
       ? NatDivMod<AR, B, [QD, ...Q], R2>
       : never
     : [Trim<Q>, R];
@@ -189,7 +192,187 @@ export type Sub<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer
   : number;
 /** ⌊A/B⌋; `number` for B = 0. */
 export type FloorDiv<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer Y extends [Digit, ...Nat]]
-  ? NumOf<NatDivMod<X, Y>[0]>
+  ? NatDivMod<X, Y> extends [infer Q, unknown] ? NumOf<Q> : never
   : number;
 /** The ordering of two natural literals: "lt" | "eq" | "gt", or `undefined` when either is not one. */
 export type Compare<A, B> = [NatOf<A>, NatOf<B>] extends [infer X extends Nat, infer Y extends Nat] ? NatCompare<X, Y> : undefined;
+
+// ---------------------------------------------------------------------------------------------
+// Dims and shapes
+// ---------------------------------------------------------------------------------------------
+
+/** A dim as messages print it (formatShape's text): 96, N; `number`/`string` when not a literal. */
+type Show<D> =
+  IsAny<D> extends true ? "any"
+  : true extends IsUnion<D> ? "Dim"
+  : [D] extends [number] ? (number extends D ? "number" : `${D}`)
+  : [D] extends [string] ? (string extends D ? "string" : D)
+  : "?";
+type JoinDims<S, Out extends string = ""> = S extends readonly [infer H, ...infer T]
+  ? JoinDims<T, Out extends "" ? Show<H> : `${Out},${Show<H>}`>
+  : Out;
+/** A shape as formatShape prints it: [N,256,6,6]. */
+type FormatShape<S extends Shape> = number extends S["length"] ? "[...]" : `[${JoinDims<S>}]`;
+
+/** A dim of unknown value that is (when S's elements are) a number, a symbol, or either. */
+type Unknown<D> = IsAny<D> extends true ? Dim : [D] extends [number] ? number : [D] extends [string] ? string : Dim;
+
+/** What a layer computes: the output shape, and the rule it breaks (never when none). */
+type Result<S, E extends string = never> = [S, E];
+type Fail<E extends string> = Result<Shape, E>;
+/** An internal marker for a failed step, holding its message. */
+interface Failed<E extends string> {
+  readonly failed: E;
+}
+
+/** `opts.key ?? Default` as a type: Default when absent, the union of both when it may be absent. */
+type Opt<O, K extends string, Default> = K extends keyof O
+  ? O[K] extends undefined ? Default : undefined extends O[K] ? Exclude<O[K], undefined> | Default : O[K]
+  : Default;
+
+/** Axis I of a number-or-[h, w] option. */
+type PairAt<P, I extends 0 | 1> = P extends readonly [infer H, infer W] ? (I extends 0 ? H : W) : P;
+
+// ---------------------------------------------------------------------------------------------
+// The sliding window (ops/window.ts): out = ⌊(H + 2p − (d·(k−1) + 1)) / s⌋ + 1, or ⌈…⌉ + 1 in ceil mode
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One spatial axis of a window op: the output size, or Failed with windowOutput's message when
+ * the (dilated) kernel is larger than the padded input. `number` when any input is not a known
+ * natural number, `string` for a symbolic size (build time names it `<node>_height`).
+ */
+export type WindowSize<Op extends string, Axis extends string, Size, K, S, P, D, Ceil> =
+  IsAny<Size> extends true ? Dim
+  : [Size] extends [string] ? string
+  : [Size] extends [number]
+    ? [NatOf<Size>, NatOf<K>, NatOf<S>, NatOf<P>, NatOf<D>] extends [infer H, infer KN extends [Digit, ...Digit[]], infer SN extends [Digit, ...Digit[]], infer PN, infer DN]
+      ? H extends false ? number
+        : PN extends false ? number
+        : DN extends false ? number
+        : [Ceil] extends [boolean | undefined] ? (boolean extends Ceil ? number : WindowFit<Op, Axis, Size, K, P, D, H, KN, SN, PN, DN, Ceil extends true ? true : false>)
+        : number
+      : number
+    : Dim;
+
+type WindowFit<Op extends string, Axis extends string, Size, K, P, D, H, KN, SN, PN, DN, Ceil extends boolean> =
+  NatAdd<NatMul<DN, NatSub<KN, [1]>>, [1]> extends infer Span
+    ? NatAdd<H, NatAdd<PN, PN>> extends infer Padded
+      ? NatCompare<Span, Padded> extends "gt"
+        ? Failed<`${Op}: ${DN extends [1] ? `kernel ${Show<K>}` : `dilated kernel ${NumOf<Span>} (${Show<K>} with dilation ${Show<D>})`} is larger than the padded input ${Axis} ${Show<Size>}+2*${Show<P>}=${NumOf<Padded>}`>
+        : NatSub<Padded, Span> extends infer Room
+          ? NatDivMod<Ceil extends true ? NatSub<NatAdd<Room, SN>, [1]> : Room, SN> extends [infer Q, unknown]
+            ? NumOf<NatAdd<Q, [1]>>
+            : never
+          : never
+      : never
+    : never;
+
+/** Both spatial axes of a 2-d window op on [n, c, h, w]: [out shape, error]. */
+type Window2d<Op extends string, N, C, H, W, K, S, P, D, Ceil> =
+  WindowSize<Op, "height", H, PairAt<K, 0>, PairAt<S, 0>, PairAt<P, 0>, PairAt<D, 0>, Ceil> extends infer HO
+    ? HO extends Failed<infer E> ? Fail<E>
+      : WindowSize<Op, "width", W, PairAt<K, 1>, PairAt<S, 1>, PairAt<P, 1>, PairAt<D, 1>, Ceil> extends infer WO
+        ? WO extends Failed<infer E> ? Fail<E> : Result<readonly [N, C, HO & Dim, WO & Dim]>
+        : never
+    : never;
+
+/** A known rank: the tuple's length when fixed, else undefined. */
+type RankOf<S extends Shape> = number extends S["length"] ? undefined : S["length"];
+
+/** Equal single natural literals? undefined when either is not one. */
+type SameNat<A, B> = Compare<A, B> extends infer R ? (R extends undefined ? undefined : R extends "eq" ? true : false) : never;
+
+// ---------------------------------------------------------------------------------------------
+// Layers (dsl.ts), each a Result: conv2d, maxPool2d/avgPool2d, flatten, linear
+// ---------------------------------------------------------------------------------------------
+
+/** Tensor.conv2d(outChannels, opts) on X (ops/conv.ts + the DSL's inChannels check). */
+export type Conv2dResult<X extends Shape, O, Opts> =
+  IsAny<X> extends true ? Result<readonly [Dim, O, Dim, Dim]>
+  : RankOf<X> extends undefined
+    ? Result<readonly [X[number], O, Unknown<X[number]>, Unknown<X[number]>]>
+    : X extends readonly [infer N, infer C, infer H, infer W]
+      ? Opt<Opts, "inChannels", undefined> extends infer Cin
+        ? [Cin] extends [undefined] & ([C] extends [string] ? unknown : never)
+          ? Fail<`conv2d: input channels must be known (got ${Show<C>})`>
+          : SameNat<C, Cin> extends false
+            ? Fail<`conv2d: input has ${Show<C>} channels, inChannels says ${Show<Cin>}`>
+            : Window2d<"conv2d", N, O, H, W, Opt<Opts, "kernel", number>, Opt<Opts, "stride", 1>, Opt<Opts, "padding", 0>, Opt<Opts, "dilation", 1>, false>
+        : never
+      : Fail<`conv2d: input must be [N, C, H, W], got ${FormatShape<X>}`>;
+
+/** Tensor.maxPool2d / avgPool2d(kernel, opts) on X (ops/pool.ts; the stride defaults to the kernel). */
+export type Pool2dResult<Op extends string, X extends Shape, K, Opts> =
+  IsAny<X> extends true ? Result<readonly [Dim, Dim, Dim, Dim]>
+  : RankOf<X> extends undefined
+    ? Result<readonly [X[number], X[number], Unknown<X[number]>, Unknown<X[number]>]>
+    : X extends readonly [infer N, infer C, infer H, infer W]
+      ? Window2d<Op, N, C, H, W, K, Opt<Opts, "stride", K>, Opt<Opts, "padding", 0>, 1, Opt<Opts, "ceilMode", false>>
+      : Fail<`${Op}: input must be [N, C, H, W], got ${FormatShape<X>}`>;
+
+/** The product of dims (types.ts dimProduct): a literal, `number`, or `string` when a dim is symbolic. */
+export type DimProduct<S extends Shape> =
+  IsAny<S> extends true ? Dim
+  : RankOf<S> extends undefined ? Unknown<S[number]>
+  : [Extract<S[number], string>] extends [never]
+    ? ProductOf<S, []>
+    : [S[number]] extends [string] ? string
+    : Exclude<S[number], string> extends never ? string
+    : true extends { [I in keyof S]: [S[I]] extends [string] ? true : false }[number] ? string
+    : Dim;
+type ProductOf<S, Acc> = S extends readonly [infer H, ...infer T]
+  ? NatOf<H> extends infer HN ? (HN extends false ? number : ProductOf<T, Acc extends [] ? HN : NatMul<Acc, HN>>) : never
+  : NumOf<Acc>;
+
+/** Tensor.flatten() on X: [batch, product of the rest] (ops/layout.ts Flatten with axis 1). */
+export type FlattenResult<X extends Shape> =
+  IsAny<X> extends true ? Result<readonly [Dim, Dim]>
+  : RankOf<X> extends undefined ? Result<readonly [X[number], Unknown<X[number]>]>
+  : X extends readonly [infer N, ...infer Rest extends Shape] ? Result<readonly [N, DimProduct<Rest>]>
+  : Fail<`flatten: input has rank 0, nothing to flatten`>;
+
+/** The start of linear's inFeatures message: that error goes on the options argument, the others on outFeatures. */
+export type LinearMismatch = "linear: input has ";
+
+/** Tensor.linear(outFeatures, opts) on X (ops/gemm.ts + the DSL's inFeatures check). */
+export type LinearResult<X extends Shape, O, Opts> =
+  IsAny<X> extends true ? Result<readonly [Dim, O]>
+  : RankOf<X> extends undefined ? Result<readonly [X[number], O]>
+  : X extends readonly [infer N, infer F]
+    ? Opt<Opts, "inFeatures", undefined> extends infer Fin
+      ? [Fin] extends [undefined] & ([F] extends [string] ? unknown : never)
+        ? Fail<`linear: input features must be known (got ${Show<F>})`>
+        : SameNat<F, Fin> extends false
+          ? Fail<`${LinearMismatch}${Show<F>} features, inFeatures says ${Show<Fin>}`>
+          : Result<readonly [N, O]>
+      : never
+    : Fail<`linear: input must be [N, features], got ${FormatShape<X>}${RankOf<X> extends 0 | 1 ? "" : " (flatten it first)"}`>;
+
+/** Dropout's probability check (p in [0, 1)) on a literal p; any non-literal passes. */
+export type DropoutError<P> =
+  IsAny<P> extends true ? never
+  : [P] extends [number]
+    ? number extends P ? never
+      : true extends IsUnion<P> ? never
+      : `${P}` extends "0" | `0.${string}` | `${DigitChar}e-${string}` | `${DigitChar}.${string}e-${string}` ? never
+      : `dropout: probability must be in [0, 1), got ${P}`
+    : never;
+
+// ---------------------------------------------------------------------------------------------
+// What dsl.ts reads: a layer's output shape, and the type its argument must have
+// ---------------------------------------------------------------------------------------------
+
+/** The output shape of a layer Result. */
+export type OutShape<R> = R extends [infer S extends Shape, unknown] ? S : Shape;
+/** The argument type that carries a layer Result's error: no constraint (unknown) when it has none. */
+export type Check<R> = R extends [unknown, infer E extends string] ? ([E] extends [never] ? unknown : ShapeError<E>) : unknown;
+/** Check for the errors whose message starts with Prefix only (CheckUnless: all others), to split them between arguments. */
+export type CheckWhen<R, Prefix extends string> = R extends [unknown, infer E extends string]
+  ? [E] extends [never] ? unknown : E extends `${Prefix}${string}` ? ShapeError<E> : unknown
+  : unknown;
+export type CheckUnless<R, Prefix extends string> = R extends [unknown, infer E extends string]
+  ? [E] extends [never] ? unknown : E extends `${Prefix}${string}` ? unknown : ShapeError<E>
+  : unknown;
+/** The argument type that carries an error message (never when none). */
+export type MessageCheck<E> = [E] extends [never] ? unknown : E extends string ? ShapeError<E> : unknown;

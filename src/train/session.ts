@@ -40,6 +40,8 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
   };
+  // onnxruntime logs a failed provider load itself; alexc reports it in one line instead.
+  if (ep !== "cpu") ort.env.logLevel = "fatal";
   try {
     return await ort.InferenceSession.create(bytes, options);
   } catch (e) {

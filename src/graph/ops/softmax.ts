@@ -4,7 +4,7 @@
  * gradient (softmax − onehot)/N is emitted explicitly.
  */
 import { OpDef } from "../op";
-import { formatShape } from "../types";
+import { DTYPE_CODE, formatShape } from "../types";
 
 export const SoftmaxCrossEntropyLoss: OpDef = {
   type: "SoftmaxCrossEntropyLoss",
@@ -29,7 +29,9 @@ export const SoftmaxCrossEntropyLoss: OpDef = {
     const classes = scores.shape[1];
     if (typeof classes !== "number") throw new Error("internal: loss VJP needs a static class count");
     const probs = node.outputs[1] ? b.op1("Exp", [node.outputs[1]]) : b.op1("Softmax", [scores], { axis: 1 });
-    const onehot = b.op1("OneHot", [labels, b.ints([classes]), b.constant(scores.dtype, [2], [0, 1])], { axis: -1 });
+    // onnxruntime's CPU OneHot has no float64 kernel: build it in float32 and cast.
+    const oh = b.op1("OneHot", [labels, b.ints([classes]), b.constant("float32", [2], [0, 1])], { axis: -1 });
+    const onehot = scores.dtype === "float32" ? oh : b.op1("Cast", [oh], { to: DTYPE_CODE[scores.dtype] });
     const count = b.op1("Cast", [b.op1("Size", [labels])], { to: scores.dtype === "float64" ? 11 : 1 });
     const scale = b.op1("Div", [dLoss, count]);
     return [b.op1("Mul", [b.op1("Sub", [probs, onehot]), scale])];

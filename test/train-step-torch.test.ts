@@ -1,0 +1,138 @@
+/**
+ * One full training step (forward, autodiff backward, optimizer update) of LeNet and AlexNet
+ * against the PyTorch reference (test/reference/torch_ref.py `step`), on identical weights
+ * (uniformInit(0, …), as `alexc build --seed 0 --no-training` writes them) and an identical
+ * uint8 batch, dropout off. Also: the `.onnx` with training_info passes the ONNX checker and
+ * binds every mutable tensor.
+ */
+import "./helpers/train-realm";
+import * as ort from "onnxruntime-node";
+import * as path from "path";
+import { loadModelFile } from "../src/cli/load-model";
+import type { ModelDef } from "../src/graph/dsl";
+import { uniformInit } from "../src/graph/init";
+import { numel } from "../src/graph/types";
+import { makeOptimizer } from "../src/train/optim/make";
+import { createSession, modelBytes } from "../src/train/session";
+import { buildStepGraph, next, STEP_COUNTER } from "../src/train/step";
+import { describeResult, REPO_ROOT, runAlexc } from "./helpers/cli";
+import { makeTmpDir } from "./helpers/tmp";
+import { onnxCheck, torchStep } from "./helpers/train-torch";
+import { prng } from "./helpers/train-fd";
+
+interface Case {
+  readonly model: string;
+  readonly batch: number;
+  readonly optimizer: "adam" | "sgd";
+  readonly lr: number;
+  readonly momentum?: number;
+  readonly resize: number;
+}
+
+const tmp = makeTmpDir("alexc-step-torch");
+afterAll(() => tmp.remove());
+
+const maxAbs = (a: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+};
+
+async function compareStep(c: Case): Promise<void> {
+  const name = `${path.basename(c.model, ".ts")}-${c.optimizer}`;
+  const dir = tmp.sub(name);
+  const onnxFile = path.join(dir, "model.onnx");
+  const built = runAlexc(["build", c.model, "-o", onnxFile, "--seed", "0", "--no-training"], { timeoutMs: 120_000 });
+  if (built.status !== 0) throw new Error(describeResult(built));
+
+  const rand = prng(1234);
+  const images = Uint8Array.from({ length: c.batch * 28 * 28 }, () => Math.floor(rand() * 256));
+  const labels = BigInt64Array.from({ length: c.batch }, () => BigInt(Math.floor(rand() * 10)));
+
+  const def: ModelDef = loadModelFile(path.join(REPO_ROOT, c.model));
+  const optimizer = makeOptimizer(c.optimizer, {}, c.optimizer === "sgd" ? { momentum: c.momentum } : {});
+  const sg = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0, disableDropout: true });
+  const values = new Map<string, Float32Array>();
+  for (const p of sg.params) values.set(p.name, uniformInit(0, p.name, numel(p.dims), p.fanIn));
+  const feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor("uint8", images, [c.batch, 1, 28, 28]),
+    labels: new ort.Tensor("int64", labels, [c.batch]),
+    lr: new ort.Tensor("float32", Float32Array.of(c.lr), []),
+    [STEP_COUNTER]: new ort.Tensor("int64", BigInt64Array.of(0n), []),
+  };
+  for (const p of sg.params) feeds[p.name] = new ort.Tensor("float32", values.get(p.name)!, p.dims as number[]);
+  for (const s of sg.state) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)), s.dims as number[]);
+  const session = await createSession(modelBytes(sg.b));
+  const out = await session.run(feeds);
+  await session.release();
+
+  const ref = torchStep(dir, onnxFile, images, labels, { optimizer: c.optimizer, lr: c.lr, momentum: c.momentum, resize: c.resize });
+
+  const torchLoss = Number(ref.get("loss")!.data[0]);
+  const loss = Number(out.loss.data[0]);
+  expect(Math.abs(loss - torchLoss)).toBeLessThanOrEqual(1e-4 * Math.abs(torchLoss));
+  expect(Number(out.correct.data[0])).toBe(Number(ref.get("correct")!.data[0]));
+  expect(Number(out[next(STEP_COUNTER)].data[0])).toBe(1);
+
+  const failures: string[] = [];
+  for (const p of sg.params) {
+    const tg = ref.get(`grad/${p.name}`)?.data as Float32Array | undefined;
+    const tp = ref.get(`param/${p.name}`)?.data as Float32Array | undefined;
+    if (!tg || !tp) {
+      failures.push(`${p.name}: missing from the torch reference`);
+      continue;
+    }
+    // Our gradient, recovered from the optimizer state after the first step:
+    // Adam m₁ = (1 − β₁)·g with β₁ = 0.9; SGD (momentum, no dampening) buffer₁ = g.
+    const state = c.optimizer === "adam" ? (out[next(`${p.name}.adam_m`)].data as Float32Array) : (out[next(`${p.name}.momentum_buffer`)].data as Float32Array);
+    const g = c.optimizer === "adam" ? Float32Array.from(state, (v) => v / (1 - 0.9)) : state;
+    const gMax = maxAbs(tg);
+    let gErr = 0;
+    for (let i = 0; i < g.length; i++) gErr = Math.max(gErr, Math.abs(g[i] - tg[i]));
+    if (!(gErr <= 1e-4 * gMax)) failures.push(`${p.name}: gradient max |diff| ${gErr} > 1e-4 × max|grad| ${gMax}`);
+
+    // Updated parameters. Adam's first step is p − lr·g/(|g| + ε) ≈ p − lr·sign(g): for a
+    // gradient at float-rounding level (both implementations sum in different orders) the
+    // sign, and so the update, is arbitrary. Those elements are skipped for Adam; SGD's
+    // update lr·g is continuous in g, so every SGD element is compared.
+    const np = out[next(p.name)].data as Float32Array;
+    const pMax = maxAbs(tp);
+    let pErr = 0;
+    let worst = -1;
+    for (let i = 0; i < np.length; i++) {
+      if (c.optimizer === "adam" && !(Math.abs(tg[i]) > 1e-6 * gMax)) continue;
+      const e = Math.abs(np[i] - tp[i]);
+      if (e > pErr) [pErr, worst] = [e, i];
+    }
+    if (!(pErr <= 1e-4 * pMax)) failures.push(`${p.name}: updated value max |diff| ${pErr} at ${worst} (grad ${tg[worst]} vs ours ${g[worst]}) > 1e-4 × max|value| ${pMax}`);
+  }
+  expect(failures).toEqual([]);
+}
+
+describe("one training step matches PyTorch", () => {
+  test("LeNet, batch 8, Adam lr 1e-3", () => compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "adam", lr: 1e-3, resize: 28 }));
+  test("LeNet, batch 8, SGD lr 1e-2 momentum 0.9", () =>
+    compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "sgd", lr: 1e-2, momentum: 0.9, resize: 28 }));
+  // AlexNet (58M parameters, 233 MB of weights through torch_ref's .npz) is slow on 2 CPU
+  // cores and was not verified to finish in time: opt in with ALEXC_SLOW_TESTS=1.
+  (process.env.ALEXC_SLOW_TESTS ? test : test.skip)("AlexNet (224×224), batch 2, Adam lr 1e-3", () => compareStep({ model: "models/alexnet.ts", batch: 2, optimizer: "adam", lr: 1e-3, resize: 224 }), 240_000);
+});
+
+describe("the built training model", () => {
+  test("LeNet .onnx with training_info passes onnx_check.py and binds every mutable tensor", async () => {
+    const file = path.join(tmp.sub("lenet-train"), "lenet.onnx");
+    const built = runAlexc(["build", "models/lenet.ts", "-o", file]);
+    if (built.status !== 0) throw new Error(describeResult(built));
+    const r = onnxCheck(file);
+    if (r.status !== 0) throw new Error(`onnx_check failed:\n${r.stderr}`);
+    const info = JSON.parse(r.stdout) as { training_info: { update_binding: Record<string, string> }[] };
+    expect(info.training_info.length).toBe(1);
+    const bound = Object.keys(info.training_info[0].update_binding).sort();
+    const def = loadModelFile(path.join(REPO_ROOT, "models/lenet.ts"));
+    // `alexc build` uses the model's default optimizer (LeNet: Adam).
+    const sg = buildStepGraph(def, { optimizer: makeOptimizer(def.spec.train?.optimizer ?? "adam", def.spec.train), mode: "bound", dropoutSeed: 0 });
+    const expected = [...sg.params.map((p) => p.name), ...sg.state.map((s) => s.name), STEP_COUNTER].sort();
+    expect(bound).toEqual(expected);
+    for (const [k, v] of Object.entries(info.training_info[0].update_binding)) expect(v).toBe(next(k));
+  });
+});
