@@ -7,6 +7,10 @@ import { loadFashionMnist, resolveDataDir } from "../train/data/fashion-mnist";
 import type { ExecutionProvider } from "../train/session";
 import { plainLogger, train } from "../train/trainer";
 import { loadModelFile } from "./load-model";
+import { readModelFile } from "../emit/decode";
+import { makeOptimizer } from "../train/optim/make";
+import { programFromModel } from "../train/program-dsl";
+import { programFromOnnx } from "../train/program-onnx";
 import { AlexcError } from "../graph/errors";
 
 interface TrainArgs {
@@ -37,7 +41,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   describe: "train a model on FashionMNIST with onnxruntime (checkpoints, metrics, trained .onnx in --out)",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, describe: "model file (.ts)" })
+      .positional("model", { type: "string", demandOption: true, describe: "model file (.ts), or a built .onnx with training_info" })
       .option("data", { type: "string", describe: "folder with the FashionMNIST IDX files (default: Debian's dataset-fashion-mnist, fetched if missing)" })
       .option("epochs", { type: "number", describe: "epochs (model default; AlexNet 3)" })
       .option("batch-size", { type: "number", describe: "batch size (model default; AlexNet 128)" })
@@ -55,8 +59,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .example("$0 train models/lenet.ts", "LeNet with its defaults (≈0.85+ test accuracy in 3 epochs)")
       .example("$0 train models/alexnet.ts --epochs 1 --batch-size 32 --train-limit 256 --test-limit 128 --out /tmp/run", "a quick AlexNet run"),
   handler: async (args) => {
-    const def = loadModelFile(args.model);
-    const d = def.spec.train ?? {};
+    const fromOnnx = args.model.endsWith(".onnx");
+    const def = fromOnnx ? undefined : loadModelFile(args.model);
+    const onnxProgram = fromOnnx ? programFromOnnx(readModelFile(args.model), args.model) : undefined;
+    const d = def?.spec.train ?? onnxProgram?.defaults ?? {};
     const log = plainLogger();
     let data;
     try {
@@ -74,7 +80,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       epochs: positive("epochs", args.epochs) ?? d.epochs ?? 3,
       batchSize: positive("batch-size", args["batch-size"]) ?? d.batchSize ?? 128,
       lr: positive("lr", args.lr) ?? d.lr ?? 1e-3,
-      optimizer: args.optimizer ?? d.optimizer ?? "adam",
+      optimizer: (args.optimizer ?? onnxProgram?.optimizer ?? d.optimizer ?? "adam") as "adam" | "sgd",
       momentum: args.momentum,
       weightDecay: args["weight-decay"],
       seed: args.seed,
@@ -84,10 +90,16 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       resume: args.resume,
       evalBatchSize: 256,
     };
+    if (onnxProgram && cfg.optimizer !== onnxProgram.optimizer) {
+      throw new IoError(`${args.model}: its training_info runs ${onnxProgram.optimizer}; rebuild it with \`alexc build --optimizer ${cfg.optimizer}\``);
+    }
+    const program =
+      onnxProgram ??
+      programFromModel(def!, makeOptimizer(cfg.optimizer, d, { momentum: cfg.momentum, weightDecay: cfg.weightDecay }), cfg.seed);
     log.line(
-      `training ${def.spec.name}: ${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs, batch ${cfg.batchSize}, ` +
+      `training ${program.name}: ${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs, batch ${cfg.batchSize}, ` +
         `${cfg.optimizer} lr ${cfg.lr}, seed ${cfg.seed}, ep ${cfg.ep}, out ${cfg.out}`,
     );
-    await train(def, data, cfg, log);
+    await train(program, data, cfg, log);
   },
 };

@@ -316,13 +316,13 @@ export type DimProduct<S extends Shape> =
   IsAny<S> extends true ? Dim
   : RankOf<S> extends undefined ? Unknown<S[number]>
   : [Extract<S[number], string>] extends [never]
-    ? ProductOf<S, []>
+    ? ProductOf<S, [1]>
     : [S[number]] extends [string] ? string
     : Exclude<S[number], string> extends never ? string
     : true extends { [I in keyof S]: [S[I]] extends [string] ? true : false }[number] ? string
     : Dim;
 type ProductOf<S, Acc> = S extends readonly [infer H, ...infer T]
-  ? NatOf<H> extends infer HN ? (HN extends false ? number : ProductOf<T, Acc extends [] ? HN : NatMul<Acc, HN>>) : never
+  ? NatOf<H> extends infer HN ? (HN extends false ? number : ProductOf<T, NatMul<Acc, HN>>) : never
   : NumOf<Acc>;
 
 /** Tensor.flatten() on X: [batch, product of the rest] (ops/layout.ts Flatten with axis 1). */

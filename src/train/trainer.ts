@@ -8,21 +8,16 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import type { ModelDef } from "../graph/dsl";
 import { AlexcError, IoError } from "../graph/errors";
-import { uniformInit } from "../graph/init";
 import { Rng } from "../graph/random";
 import { numel } from "../graph/types";
-import { compileModel } from "../emit/compile";
-import { encodeModel } from "../emit/encode";
 import { writeFileAtomic } from "../emit/atomic-write";
 import { BatchSampler, gatherBatch } from "./data/batches";
 import type { Split } from "./data/fashion-mnist";
 import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint";
-import { makeOptimizer } from "./optim/make";
-import { createSession, ExecutionProvider, modelBytes } from "./session";
-import { buildEvalGraph, buildStepGraph, next, StepGraph, STEP_COUNTER } from "./step";
-import { trainingInfo } from "./training-info";
+import type { TrainingProgram } from "./program";
+import { createSession, ExecutionProvider } from "./session";
+import { next, STEP_COUNTER } from "./step";
 
 export class DivergedError extends AlexcError {
   override readonly exitCode = 6;
@@ -60,12 +55,18 @@ export interface Logger {
 const CHECKPOINT = "checkpoint.ckpt";
 const METRICS = "metrics.jsonl";
 
-export function plainLogger(stream: NodeJS.WriteStream = process.stdout): Logger {
+/** A progress bar redrawn in place on a terminal; elsewhere (logs, CI) a plain line every 30 s. */
+export function plainLogger(stream: NodeJS.WriteStream = process.stdout, plainEveryMs = 30_000): Logger {
   const tty = !!stream.isTTY;
+  let last = Date.now();
   return {
     line: (t) => stream.write(`${tty ? "\r\x1b[K" : ""}${t}\n`),
     progress: (t) => {
       if (tty) stream.write(`\r\x1b[K${t}`);
+      else if (Date.now() - last >= plainEveryMs) {
+        last = Date.now();
+        stream.write(`${t}\n`);
+      }
     },
   };
 }
@@ -86,21 +87,24 @@ function tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor("float32", data, [...dims]);
 }
 
-export async function train(def: ModelDef, data: { train: Split; test: Split }, cfg: TrainConfig, log: Logger): Promise<EpochMetrics[]> {
+export async function train(program: TrainingProgram, data: { train: Split; test: Split }, cfg: TrainConfig, log: Logger): Promise<EpochMetrics[]> {
   prepareOutDir(cfg.out);
-  const optimizer = makeOptimizer(cfg.optimizer, def.spec.train, { momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-  const shape = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 });
+  const [c, h, w] = program.rawShape;
+  if (c !== 1 || h !== data.train.rows || w !== data.train.cols) {
+    throw new IoError(`model '${program.name}' takes raw images of ${c}×${h}×${w}, the data has 1×${data.train.rows}×${data.train.cols}`);
+  }
   const ckptPath = path.join(cfg.out, CHECKPOINT);
+  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
 
-  // Mutable tensors: parameters, optimizer state, the step counter.
-  const tensors = new Map<string, Float32Array>();
-  let step = 0;
+  // Mutable tensors: parameters and optimizer state; plus the step counter.
+  let { tensors, step } = program.initial();
   let startEpoch = 0;
   if (cfg.resume) {
     if (!fs.existsSync(ckptPath)) throw new CheckpointError(`--resume: no checkpoint at ${ckptPath}`);
     const ck = loadCheckpoint(ckptPath);
-    if (ck.meta.model !== def.spec.name) throw new CheckpointError(`${ckptPath}: checkpoint is for model '${ck.meta.model}', not '${def.spec.name}'`);
-    for (const t of [...shape.params.map((p) => ({ name: p.name, dims: p.dims })), ...shape.state]) {
+    if (ck.meta.model !== program.name) throw new CheckpointError(`${ckptPath}: checkpoint is for model '${ck.meta.model}', not '${program.name}'`);
+    tensors = new Map();
+    for (const t of program.mutable) {
       const saved = ck.tensors.get(t.name);
       if (!saved || saved.data.length !== numel(t.dims)) throw new CheckpointError(`${ckptPath}: corrupt checkpoint: tensor '${t.name}' missing or of the wrong size`);
       tensors.set(t.name, saved.data);
@@ -108,13 +112,9 @@ export async function train(def: ModelDef, data: { train: Split; test: Split }, 
     step = ck.meta.step;
     startEpoch = ck.meta.epoch;
     log.line(`resumed from ${ckptPath}: epoch ${startEpoch}, step ${step}`);
-  } else {
-    for (const p of shape.params) tensors.set(p.name, uniformInit(cfg.seed, p.name, numel(p.dims), p.fanIn));
-    for (const s of shape.state) tensors.set(s.name, new Float32Array(numel(s.dims)));
   }
-  const dims = new Map<string, readonly number[]>([...shape.params.map((p) => [p.name, p.dims] as const), ...shape.state.map((s) => [s.name, s.dims] as const)]);
 
-  const evalSession = await createSession(modelBytes(buildEvalGraph(def)), { ep: cfg.ep, threads: cfg.threads });
+  const evalSession = await createSession(program.evalModel(), { ep: cfg.ep, threads: cfg.threads });
   const metricsFile = path.join(cfg.out, METRICS);
   const results: EpochMetrics[] = [];
   let interrupted = false;
@@ -124,8 +124,7 @@ export async function train(def: ModelDef, data: { train: Split; test: Split }, 
   process.on("SIGINT", onSigint);
   try {
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const sg: StepGraph = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: dropoutSeed(cfg.seed, epoch) });
-      const session = await createSession(modelBytes(sg.b), { ep: cfg.ep, threads: cfg.threads });
+      const session = await createSession(program.stepModel(dropoutSeed(cfg.seed, epoch)), { ep: cfg.ep, threads: cfg.threads });
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
@@ -192,7 +191,7 @@ export async function train(def: ModelDef, data: { train: Split; test: Split }, 
             `(the seed tutorial's lr 0.01 with batch 32 collapsed to 0.10 the same way); lower --lr (e.g. 1e-3)`,
         );
       }
-      saveCheckpoint(ckptPath, checkpointOf(def, cfg, tensors, dims, epoch + 1, step));
+      saveCheckpoint(ckptPath, checkpointOf(program.name, cfg, tensors, dims, epoch + 1, step));
     }
   } finally {
     process.removeListener("SIGINT", onSigint);
@@ -202,8 +201,9 @@ export async function train(def: ModelDef, data: { train: Split; test: Split }, 
     log.line(`interrupted: the last completed epoch's checkpoint is ${ckptPath}; continue with --resume`);
     throw new InterruptedError("training interrupted (SIGINT)");
   }
-  writeTrainedModel(def, cfg, optimizer, tensors, step);
-  log.line(`wrote ${path.join(cfg.out, `${def.spec.name}.onnx`)} and ${metricsFile}`);
+  const trained = path.join(cfg.out, `${program.name}.onnx`);
+  writeFileAtomic(trained, program.trainedModel(tensors, step));
+  log.line(`wrote ${trained} and ${metricsFile}`);
   return results;
 }
 
@@ -215,21 +215,12 @@ export function dropoutSeed(seed: number, epoch: number): number {
   return Rng.derive(seed, "dropout", epoch).nextU32() % 2147483647;
 }
 
-function checkpointOf(def: ModelDef, cfg: TrainConfig, tensors: Map<string, Float32Array>, dims: Map<string, readonly number[]>, epoch: number, step: number): Checkpoint {
+function checkpointOf(model: string, cfg: TrainConfig, tensors: Map<string, Float32Array>, dims: Map<string, readonly number[]>, epoch: number, step: number): Checkpoint {
   const { out: _out, resume: _resume, ...config } = cfg;
   return {
-    meta: { model: def.spec.name, epoch, step, seed: cfg.seed, config },
+    meta: { model, epoch, step, seed: cfg.seed, config },
     tensors: new Map([...tensors].map(([name, data]) => [name, { dims: [...dims.get(name)!], data }])),
   };
-}
-
-function writeTrainedModel(def: ModelDef, cfg: TrainConfig, optimizer: ReturnType<typeof makeOptimizer>, tensors: Map<string, Float32Array>, step: number): void {
-  const proto = compileModel(def, {
-    seed: cfg.seed,
-    weights: tensors,
-    trainingInfo: (d, seed) => trainingInfo(d, optimizer, seed, { tensors, step }),
-  });
-  writeFileAtomic(path.join(cfg.out, `${def.spec.name}.onnx`), encodeModel(proto));
 }
 
 async function evaluate(

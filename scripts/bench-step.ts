@@ -1,0 +1,58 @@
+/**
+ * alexc vs PyTorch on the same AlexNet batch, measured side by side in one run:
+ * forward time, training-step time, their ratio, throughput ratio against PyTorch, peak RSS.
+ *
+ *   npx tsx scripts/bench-step.ts [--batches 32,128] [--reps 3]
+ *
+ * Each measurement runs in its own process, one after another (2 cores: nothing in parallel).
+ * Absolute times on shared machines are noisy; the ratios are the result.
+ */
+import { spawnSync } from "child_process";
+import * as path from "path";
+
+interface Measurement {
+  ms: number[];
+  maxRssMB: number;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+function run(cmd: string, args: string[]): Measurement {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Measurement;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function main(): void {
+  const batches = arg("batches", "32,128").split(",").map(Number);
+  const reps = arg("reps", "3");
+  const root = path.resolve(__dirname, "..");
+  const model = path.join(root, "models/alexnet.ts");
+  const worker = path.join(__dirname, "bench/alexc-worker.ts");
+  const torchWorker = path.join(__dirname, "bench/torch_worker.py");
+  const node = (mode: string, b: number) => run(process.execPath, ["--require", "tsx/cjs", worker, model, mode, String(b), reps]);
+  const torch = (mode: string, b: number) => run("/usr/bin/python3", [torchWorker, mode, String(b), reps]);
+  console.log(`AlexNet (1×224×224), Adam, median of ${reps} reps after a warm-up, 2 threads each`);
+  for (const b of batches) {
+    const af = node("forward", b);
+    const as = node("step", b);
+    const tf = torch("forward", b);
+    const ts = torch("step", b);
+    const [afm, asm, tfm, tsm] = [af, as, tf, ts].map((m) => median(m.ms));
+    const ips = (ms: number) => ((b * 1000) / ms).toFixed(1);
+    console.log(`\nbatch ${b}`);
+    console.log(`  alexc   forward ${afm.toFixed(0)} ms (${ips(afm)} img/s)   step ${asm.toFixed(0)} ms (${ips(asm)} img/s)   peak RSS step ${as.maxRssMB.toFixed(0)} MB`);
+    console.log(`  PyTorch forward ${tfm.toFixed(0)} ms (${ips(tfm)} img/s)   step ${tsm.toFixed(0)} ms (${ips(tsm)} img/s)   peak RSS step ${ts.maxRssMB.toFixed(0)} MB`);
+    console.log(`  ratios: alexc step / alexc forward = ${(asm / afm).toFixed(2)}  (target ≤ 3.5)`);
+    console.log(`          alexc training throughput / PyTorch's = ${(tsm / asm).toFixed(2)}×  (target ≥ 4)`);
+    console.log(`          alexc inference throughput / PyTorch's = ${(tfm / afm).toFixed(2)}×`);
+    console.log(`          peak RSS alexc / PyTorch (step) = ${(as.maxRssMB / ts.maxRssMB).toFixed(2)}  (target < 1)`);
+  }
+}
+
+main();

@@ -1,0 +1,60 @@
+/**
+ * One measurement in its own process (so peak RSS is its own): alexc's AlexNet forward
+ * (inference session, float input) or training step (Adam, preprocessing in the graph).
+ * Prints one JSON line: {"ms": [per-rep times], "maxRssMB": n}.
+ */
+import * as ort from "onnxruntime-node";
+import * as path from "path";
+import type { ModelDef } from "../../src/graph/dsl";
+import { uniformInit } from "../../src/graph/init";
+import { numel } from "../../src/graph/types";
+import { compileModel } from "../../src/emit/compile";
+import { encodeModel } from "../../src/emit/encode";
+import { adam } from "../../src/train/optim/adam";
+import { createSession, modelBytes } from "../../src/train/session";
+import { buildStepGraph, next } from "../../src/train/step";
+
+async function main(): Promise<void> {
+  const [modelFile, mode, batchText, repsText] = process.argv.slice(2);
+  const def = (require(path.resolve(modelFile)) as { default: ModelDef }).default;
+  const batch = Number(batchText);
+  const reps = Number(repsText);
+  const times: number[] = [];
+  if (mode === "forward") {
+    const session = await createSession(encodeModel(compileModel(def, { seed: 0 })));
+    const [, c, h, w] = def.spec.input as number[];
+    const x = new Float32Array(batch * c * h * w).map((_, i) => ((i * 7919) % 1000) / 1000);
+    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", x, [batch, c, h, w]) };
+    await session.run(feeds); // warm-up
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - t0);
+    }
+  } else {
+    const sg = buildStepGraph(def, { optimizer: adam(), mode: "inputs", dropoutSeed: 1 });
+    const session = await createSession(modelBytes(sg.b));
+    const [c, h, w] = def.spec.preprocess!.raw;
+    const feeds: Record<string, ort.Tensor> = {
+      images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37) % 256), [batch, c, h, w]),
+      labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch]),
+      lr: new ort.Tensor("float32", new Float32Array([1e-4]), []),
+      step: new ort.Tensor("int64", new BigInt64Array([0n]), []),
+    };
+    for (const p of sg.params) feeds[p.name] = new ort.Tensor("float32", uniformInit(0, p.name, numel(p.dims), p.fanIn), [...p.dims]);
+    for (const s of sg.state) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)), [...s.dims]);
+    const mutable = [...sg.updates.keys()];
+    for (let r = 0; r <= reps; r++) {
+      const t0 = performance.now();
+      const out = await session.run(feeds);
+      for (const name of mutable) feeds[name] = out[next(name)]; // what the trainer does
+      if (r > 0) times.push(performance.now() - t0); // rep 0 is the warm-up
+    }
+  }
+  process.stdout.write(JSON.stringify({ ms: times, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + "\n");
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

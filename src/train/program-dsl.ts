@@ -1,0 +1,40 @@
+/** A TrainingProgram compiled from a model file. */
+import type { ModelDef } from "../graph/dsl";
+import { ModelError } from "../graph/errors";
+import { uniformInit } from "../graph/init";
+import { numel } from "../graph/types";
+import { compileModel } from "../emit/compile";
+import { encodeModel } from "../emit/encode";
+import type { Optimizer } from "./optim/optimizer";
+import type { TrainingProgram } from "./program";
+import { modelBytes } from "./session";
+import { buildEvalGraph, buildStepGraph } from "./step";
+import { trainingInfo } from "./training-info";
+
+export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: number): TrainingProgram {
+  if (!def.spec.preprocess) throw new ModelError(`model '${def.spec.name}' declares no preprocess (raw image shape); training needs one`);
+  const shape = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 });
+  return {
+    name: def.spec.name,
+    rawShape: def.spec.preprocess.raw,
+    mutable: [...shape.params.map((p) => ({ name: p.name, dims: p.dims })), ...shape.state.map((s) => ({ name: s.name, dims: s.dims }))],
+    optimizer: optimizer.name,
+    defaults: def.spec.train ?? {},
+    initial() {
+      const tensors = new Map<string, Float32Array>();
+      for (const p of shape.params) tensors.set(p.name, uniformInit(seed, p.name, numel(p.dims), p.fanIn));
+      for (const s of shape.state) tensors.set(s.name, new Float32Array(numel(s.dims)));
+      return { tensors, step: 0 };
+    },
+    stepModel: (dropoutSeed) => modelBytes(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b),
+    evalModel: () => modelBytes(buildEvalGraph(def)),
+    trainedModel: (tensors, step) =>
+      encodeModel(
+        compileModel(def, {
+          seed,
+          weights: tensors,
+          trainingInfo: (d, s) => trainingInfo(d, optimizer, s, { tensors, step }),
+        }),
+      ),
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * A TrainingProgram read from a built .onnx: the algorithm in ModelProto.training_info is
+ * the step (its bound initialisers become inputs, per the step contract), the inference
+ * graph behind the preprocessing recorded in the metadata is the evaluation model, and the
+ * trained model is the same file with new initialiser values.
+ */
+import type { Preprocess, TrainDefaults } from "../graph/dsl";
+import { ModelError } from "../graph/errors";
+import { DTYPE_CODE, makeTensor } from "../graph/types";
+import { encodeModel, tensorProto, typeProto } from "../emit/encode";
+import { onnx } from "../emit/proto";
+import type { TrainingProgram } from "./program";
+import { next, STEP_COUNTER } from "./step";
+
+const AT = onnx.AttributeProto.AttributeType;
+
+function floats(t: onnx.ITensorProto, where: string): Float32Array {
+  if (t.dataType !== DTYPE_CODE.float32) throw new ModelError(`${where}: tensor '${t.name}' is not float32`);
+  const count = (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
+  if (t.rawData && t.rawData.length === count * 4) {
+    const out = new Float32Array(count);
+    new Uint8Array(out.buffer).set(t.rawData);
+    return out;
+  }
+  if (t.floatData && t.floatData.length === count) return Float32Array.from(t.floatData);
+  throw new ModelError(`${where}: tensor '${t.name}' holds no data for its ${count} elements`);
+}
+
+function int64Scalar(t: onnx.ITensorProto): number {
+  if (t.rawData && t.rawData.length === 8) return Number(Buffer.from(t.rawData).readBigInt64LE(0));
+  return Number(t.int64Data?.[0] ?? 0);
+}
+
+function meta(m: onnx.IModelProto, key: string): string | undefined {
+  return (m.metadataProps ?? []).find((p) => p.key === key)?.value ?? undefined;
+}
+
+export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgram {
+  const ti = m.trainingInfo[0] as onnx.TrainingInfoProto | undefined;
+  if (!ti?.algorithm) throw new ModelError(`${file}: has no training_info; build it with \`alexc build\` (without --no-training)`);
+  const prepText = meta(m, "alexc.preprocess");
+  if (!prepText) throw new ModelError(`${file}: no alexc.preprocess metadata: cannot tell how raw images enter the model`);
+  const prep = JSON.parse(prepText) as { raw: { shape: [string, number, number, number] }; resize: { size: [number, number] } | null };
+  const preprocess: Preprocess = { raw: [prep.raw.shape[1], prep.raw.shape[2], prep.raw.shape[3]], resize: prep.resize?.size[0] };
+  const g = m.graph as onnx.GraphProto;
+  const alg = ti.algorithm;
+  const bound = new Map(ti.updateBinding.map((b) => [b.key!, b.value!]));
+  const mainInits = new Map(g.initializer.map((t) => [t.name!, t]));
+  const algInits = new Map((alg.initializer ?? []).map((t) => [t.name!, t]));
+  const tensorOf = (name: string) => mainInits.get(name) ?? algInits.get(name);
+  for (const [key, value] of bound) {
+    if (!tensorOf(key)) throw new ModelError(`${file}: update_binding names '${key}', which is no initialiser`);
+    if (value !== next(key)) throw new ModelError(`${file}: update_binding ${key} → ${value} does not follow alexc's step contract (${next(key)})`);
+  }
+  if (!bound.has(STEP_COUNTER)) throw new ModelError(`${file}: training_info has no '${STEP_COUNTER}' counter`);
+  const mutable = [...bound.keys()]
+    .filter((k) => k !== STEP_COUNTER)
+    .map((name) => ({ name, dims: (tensorOf(name)!.dims ?? []).map(Number) }));
+  const params = mutable.filter((t) => mainInits.has(t.name));
+  const optimizer = mutable.some((t) => t.name.endsWith(".adam_m")) ? "adam" : "sgd";
+  const inputOf = (name: string): onnx.IValueInfoProto => {
+    const t = tensorOf(name)!;
+    return { name, type: typeProto(t.dataType === DTYPE_CODE.int64 ? "int64" : "float32", (t.dims ?? []).map(Number)) };
+  };
+  const graphModel = (graph: onnx.IGraphProto) =>
+    encodeModel({ irVersion: m.irVersion, opsetImport: m.opsetImport, producerName: m.producerName, producerVersion: m.producerVersion, graph });
+
+  return {
+    name: meta(m, "alexc.model") ?? g.name ?? "model",
+    rawShape: preprocess.raw,
+    mutable,
+    optimizer,
+    defaults: JSON.parse(meta(m, "alexc.train_defaults") ?? "{}") as TrainDefaults,
+    initial() {
+      const tensors = new Map(mutable.map((t) => [t.name, floats(tensorOf(t.name)!, file)]));
+      return { tensors, step: int64Scalar(tensorOf(STEP_COUNTER)!) };
+    },
+    stepModel(dropoutSeed) {
+      const node = (alg.node ?? []).map((n, i) =>
+        n.opType === "Dropout"
+          ? { ...n, attribute: [...(n.attribute ?? []).filter((a) => a.name !== "seed"), { name: "seed", type: AT.INT, i: (dropoutSeed + i) % 2147483647 }] }
+          : n,
+      );
+      return graphModel({
+        ...alg,
+        node,
+        input: [...(alg.input ?? []), ...[...bound.keys()].map(inputOf)],
+        initializer: (alg.initializer ?? []).filter((t) => !bound.has(t.name!)),
+      });
+    },
+    evalModel() {
+      const input = g.input.find((i) => !mainInits.has(i.name!))!;
+      const c = (name: string, t: ReturnType<typeof makeTensor>) => tensorProto({ ...t, name });
+      const pre: onnx.INodeProto[] = [
+        { name: "eval/Cast", opType: "Cast", input: ["images"], output: ["eval/float"], attribute: [{ name: "to", type: AT.INT, i: DTYPE_CODE.float32 }] },
+        { name: "eval/Div", opType: "Div", input: ["eval/float", "eval/255"], output: [preprocess.resize ? "eval/scaled" : input.name!] },
+      ];
+      const consts = [c("eval/255", makeTensor("", "float32", [], [255]))];
+      if (preprocess.resize) {
+        const [, h, w] = preprocess.raw;
+        consts.push(c("eval/scales", makeTensor("", "float32", [4], [1, 1, preprocess.resize / h, preprocess.resize / w])));
+        pre.push({
+          name: "eval/Resize",
+          opType: "Resize",
+          input: ["eval/scaled", "", "eval/scales"],
+          output: [input.name!],
+          attribute: [
+            { name: "mode", type: AT.STRING, s: Buffer.from("linear") },
+            { name: "coordinate_transformation_mode", type: AT.STRING, s: Buffer.from("half_pixel") },
+          ],
+        });
+      }
+      const logits = g.output[0].name!;
+      const metrics: onnx.INodeProto[] = [
+        { name: "eval/ArgMax", opType: "ArgMax", input: [logits], output: ["eval/pred"], attribute: [{ name: "axis", type: AT.INT, i: 1 }, { name: "keepdims", type: AT.INT, i: 0 }] },
+        { name: "eval/Equal", opType: "Equal", input: ["eval/pred", "labels"], output: ["eval/hit"] },
+        { name: "eval/CastHit", opType: "Cast", input: ["eval/hit"], output: ["eval/hits"], attribute: [{ name: "to", type: AT.INT, i: DTYPE_CODE.int64 }] },
+        { name: "eval/ReduceSum", opType: "ReduceSum", input: ["eval/hits"], output: ["correct"], attribute: [{ name: "keepdims", type: AT.INT, i: 0 }] },
+      ];
+      return graphModel({
+        name: `${g.name}_eval`,
+        node: [...pre, ...g.node, ...metrics],
+        input: [
+          { name: "images", type: typeProto("uint8", ["N", ...preprocess.raw]) },
+          { name: "labels", type: typeProto("int64", ["N"]) },
+          ...params.map((p) => inputOf(p.name)),
+        ],
+        initializer: [...consts, ...g.initializer.filter((t) => !bound.has(t.name!))],
+        output: [g.output[0], { name: "correct", type: typeProto("int64", []) }],
+      });
+    },
+    trainedModel(tensors, step) {
+      const replace = (t: onnx.ITensorProto): onnx.ITensorProto => {
+        if (t.name === STEP_COUNTER && bound.has(STEP_COUNTER)) return tensorProto(makeTensor(STEP_COUNTER, "int64", [], [step]));
+        const v = bound.has(t.name!) ? tensors.get(t.name!) : undefined;
+        return v ? { ...t, rawData: new Uint8Array(v.buffer, v.byteOffset, v.byteLength), floatData: [] } : t;
+      };
+      return encodeModel({
+        ...m,
+        graph: { ...g, initializer: g.initializer.map(replace) },
+        trainingInfo: [{ ...ti, algorithm: { ...alg, initializer: (alg.initializer ?? []).map(replace) } }, ...m.trainingInfo.slice(1)],
+      });
+    },
+  };
+}

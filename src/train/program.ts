@@ -1,0 +1,29 @@
+/**
+ * What the trainer runs, independent of where it came from: a model file (program-dsl.ts)
+ * or a built .onnx with training_info (program-onnx.ts). Both follow the step contract of
+ * docs/training-graph.md.
+ */
+import type { TrainDefaults } from "../graph/dsl";
+
+export interface MutableTensor {
+  readonly name: string;
+  readonly dims: readonly number[];
+}
+
+export interface TrainingProgram {
+  readonly name: string;
+  /** One raw image as the data set stores it: [C, H, W] uint8. */
+  readonly rawShape: readonly [number, number, number];
+  /** Parameters and optimizer state (float32), fed by name and replaced by "<name>.next". */
+  readonly mutable: readonly MutableTensor[];
+  readonly optimizer: string;
+  readonly defaults: TrainDefaults;
+  /** Starting values: parameters, zero (or saved) state, and the step counter. */
+  initial(): { tensors: Map<string, Float32Array>; step: number };
+  /** The standalone step model; `dropoutSeed` seeds the runtime's dropout generators. */
+  stepModel(dropoutSeed: number): Uint8Array;
+  /** images uint8 + labels + parameters → logits, correct. */
+  evalModel(): Uint8Array;
+  /** The trained model: inference graph with these weights, training_info with this state. */
+  trainedModel(tensors: ReadonlyMap<string, Float32Array>, step: number): Uint8Array;
+}
