@@ -6,20 +6,25 @@
  * (the JS API copies every input and output of a run); on the CPU it saves K−1 hand-overs
  * of the whole parameter set.
  */
-import { graphProto, modelProto, valueInfoProto, typeProto } from "../emit/encode";
-import { nodeDoc } from "../emit/compile";
+import { decodeModel } from "../emit/decode";
+import { encodeModel, modelProto, tensorProto, typeProto, valueInfoProto } from "../emit/encode";
 import type { onnx } from "../emit/proto";
 import { makeTensor } from "../graph/types";
-import { tensorProto } from "../emit/encode";
-import { next, StepGraph, STEP_COUNTER } from "./step";
+import { next, STEP_COUNTER } from "./step";
 
-/** The standalone multi-step model for a step graph built in "inputs" mode. */
-export function multiStepModel(sg: StepGraph): onnx.IModelProto {
-  const body = graphProto(sg.b.build(), { nodeDoc });
+/** K-steps-per-run bytes for a standalone step model (docs/training-graph.md contract). */
+export function multiStepBytes(stepModel: Uint8Array): Uint8Array {
+  const m = decodeModel(stepModel, "step model");
+  return encodeModel(multiStepModel(m.graph as onnx.IGraphProto));
+}
+
+/** Wraps a step graph (inputs images, labels, lr, step and the mutable tensors) in a Loop. */
+export function multiStepModel(body: onnx.IGraphProto): onnx.IModelProto {
   const inputs = body.input ?? [];
   const images = inputs.find((v) => v.name === "images")!;
   const labels = inputs.find((v) => v.name === "labels")!;
-  const carried = [STEP_COUNTER, ...sg.params.map((p) => p.name), ...sg.state.map((s) => s.name)];
+  const fixed = new Set(["images", "labels", "lr", STEP_COUNTER]);
+  const carried = [STEP_COUNTER, ...inputs.map((v) => v.name!).filter((n) => !fixed.has(n))];
   const byName = new Map(inputs.map((v) => [v.name!, v]));
   const outByName = new Map((body.output ?? []).map((v) => [v.name!, v]));
 

@@ -18,6 +18,7 @@ import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "./c
 import type { TrainingProgram } from "./program";
 import { createSession, ExecutionProvider } from "./session";
 import { next, STEP_COUNTER } from "./step";
+import { multiStepBytes } from "./multistep";
 
 export class DivergedError extends AlexcError {
   override readonly exitCode = 6;
@@ -36,6 +37,8 @@ export interface TrainConfig {
   out: string;
   resume: boolean;
   evalBatchSize: number;
+  /** Optimizer steps per session run (an ONNX Loop when > 1; see multistep.ts). */
+  stepsPerRun?: number;
 }
 
 export interface EpochMetrics {
@@ -95,6 +98,7 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   }
   const ckptPath = path.join(cfg.out, CHECKPOINT);
   const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
+  const k = cfg.stepsPerRun ?? 1;
 
   // Mutable tensors: parameters and optimizer state; plus the step counter.
   let { tensors, step } = program.initial();
@@ -124,7 +128,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   process.on("SIGINT", onSigint);
   try {
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const session = await createSession(program.stepModel(dropoutSeed(cfg.seed, epoch)), { ep: cfg.ep, threads: cfg.threads });
+      const stepBytes = program.stepModel(dropoutSeed(cfg.seed, epoch));
+      const session = await createSession(k > 1 ? multiStepBytes(stepBytes) : stepBytes, { ep: cfg.ep, threads: cfg.threads });
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
@@ -133,38 +138,44 @@ export async function train(program: TrainingProgram, data: { train: Split; test
       let batchIndex = 0;
       const total = sampler.batchesPerEpoch;
       const lr = new ort.Tensor("float32", new Float32Array([cfg.lr]), []);
-      for (const indices of sampler.epoch()) {
+      for (const group of groupBatches(sampler.epoch(), k)) {
         if (interrupted) break;
-        const batch = gatherBatch(data.train, indices);
-        const b = indices.length;
-        const feeds: Record<string, ort.Tensor> = {
-          images: new ort.Tensor("uint8", batch.images, [b, 1, data.train.rows, data.train.cols]),
-          labels: new ort.Tensor("int64", batch.labels, [b]),
-          lr,
-          [STEP_COUNTER]: new ort.Tensor("int64", BigInt64Array.of(BigInt(step)), []),
-        };
+        const b = group[0].length;
+        const batch = gatherBatch(data.train, concat(group));
+        const feeds: Record<string, ort.Tensor> =
+          k > 1
+            ? {
+                images_all: new ort.Tensor("uint8", batch.images, [group.length, b, c, h, w]),
+                labels_all: new ort.Tensor("int64", batch.labels, [group.length, b]),
+              }
+            : { images: new ort.Tensor("uint8", batch.images, [b, c, h, w]), labels: new ort.Tensor("int64", batch.labels, [b]) };
+        feeds.lr = lr;
+        feeds[STEP_COUNTER] = new ort.Tensor("int64", BigInt64Array.of(BigInt(step)), []);
         for (const [name, value] of tensors) feeds[name] = tensor(value, dims.get(name)!);
         const out = await session.run(feeds);
-        const loss = Number(out.loss.data[0]);
-        if (!Number.isFinite(loss)) {
-          throw new DivergedError(
-            `training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + 1} (lr ${cfg.lr}); ` +
-              `the last good checkpoint${fs.existsSync(ckptPath) ? ` is ${ckptPath}` : " was never written (no epoch finished)"}; try a smaller --lr`,
-          );
+        const losses = Array.from(out[k > 1 ? "losses" : "loss"].data as Float32Array);
+        const corrects = Array.from(out[k > 1 ? "corrects" : "correct"].data as BigInt64Array, Number);
+        for (const [i, loss] of losses.entries()) {
+          if (!Number.isFinite(loss)) {
+            throw new DivergedError(
+              `training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + i + 1} (lr ${cfg.lr}); ` +
+                `the last good checkpoint${fs.existsSync(ckptPath) ? ` is ${ckptPath}` : " was never written (no epoch finished)"}; try a smaller --lr`,
+            );
+          }
+          fs.appendFileSync(metricsFile, JSON.stringify({ type: "step", epoch: epoch + 1, step: step + i + 1, loss }) + "\n");
+          lossSum += loss * b;
+          correct += corrects[i];
         }
         for (const name of tensors.keys()) tensors.set(name, out[next(name)].data as Float32Array);
-        step++;
-        batchIndex++;
-        seen += b;
-        lossSum += loss * b;
-        correct += Number(out.correct.data[0]);
+        step += group.length;
+        batchIndex += group.length;
+        seen += b * group.length;
         const elapsed = (Date.now() - t0) / 1000;
         const rate = seen / elapsed;
         const eta = (data.train.count - seen) / rate;
         log.progress(
           `epoch ${epoch + 1}/${cfg.epochs} ${bar(batchIndex / total)} ${batchIndex}/${total} loss ${(lossSum / seen).toFixed(4)} ${rate.toFixed(1)} img/s ETA ${formatTime(eta)}`,
         );
-        fs.appendFileSync(metricsFile, JSON.stringify({ type: "step", epoch: epoch + 1, step, loss }) + "\n");
       }
       await session.release();
       if (interrupted) break;
@@ -244,6 +255,30 @@ async function evaluate(
     correct += Number(out.correct.data[0]);
   }
   return correct / split.count;
+}
+
+/** Consecutive batches of equal size, up to k at a time (the partial last batch runs alone). */
+function* groupBatches(batches: Iterable<Int32Array>, k: number): Generator<Int32Array[]> {
+  let group: Int32Array[] = [];
+  for (const b of batches) {
+    if (group.length > 0 && (group.length === k || group[0].length !== b.length)) {
+      yield group;
+      group = [];
+    }
+    group.push(b);
+  }
+  if (group.length > 0) yield group;
+}
+
+function concat(parts: Int32Array[]): Int32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 function bar(frac: number): string {
