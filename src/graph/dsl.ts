@@ -15,6 +15,7 @@ import type {
   Conv2dResult,
   DropoutError,
   FlattenResult,
+  KnownOptions,
   LinearMismatch,
   LinearResult,
   MessageCheck,
@@ -174,7 +175,7 @@ export class Tensor<S extends Shape = Shape> {
   conv2d<X extends Shape, const O extends number, const Opts extends Conv2dOptions>(
     this: Tensor<X>,
     outChannels: O,
-    opts: Check<Conv2dResult<X, O, Opts>> & Opts,
+    opts: Check<Conv2dResult<X, O, Opts>> & KnownOptions<"conv2d", Opts, Conv2dOptions> & Opts,
   ): Tensor<OutShape<Conv2dResult<X, O, Opts>>>;
   conv2d(outChannels: number, opts: Conv2dOptions): Tensor {
     const loc = captureSource();
@@ -199,7 +200,7 @@ export class Tensor<S extends Shape = Shape> {
   maxPool2d<X extends Shape, const K extends Pair, const Opts extends Pool2dOptions = {}>(
     this: Tensor<X>,
     kernel: Check<Pool2dResult<"maxPool2d", X, K, Opts>> & K,
-    opts?: Opts,
+    opts?: KnownOptions<"maxPool2d", Opts, Pool2dOptions> & Opts,
   ): Tensor<OutShape<Pool2dResult<"maxPool2d", X, K, Opts>>>;
   maxPool2d(kernel: Pair, opts: Pool2dOptions = {}): Tensor {
     return this.pool("MaxPool", kernel, opts, captureSource());
@@ -208,7 +209,7 @@ export class Tensor<S extends Shape = Shape> {
   avgPool2d<X extends Shape, const K extends Pair, const Opts extends Pool2dOptions = {}>(
     this: Tensor<X>,
     kernel: Check<Pool2dResult<"avgPool2d", X, K, Opts>> & K,
-    opts?: Opts,
+    opts?: KnownOptions<"avgPool2d", Opts, Pool2dOptions> & Opts,
   ): Tensor<OutShape<Pool2dResult<"avgPool2d", X, K, Opts>>>;
   avgPool2d(kernel: Pair, opts: Pool2dOptions = {}): Tensor {
     return this.pool("AveragePool", kernel, opts, captureSource());
@@ -265,7 +266,7 @@ export class Tensor<S extends Shape = Shape> {
   linear<X extends Shape, const O extends number, const Opts extends LinearOptions = {}>(
     this: Tensor<X>,
     outFeatures: CheckUnless<LinearResult<X, O, Opts>, LinearMismatch> & O,
-    opts?: CheckWhen<LinearResult<X, O, Opts>, LinearMismatch> & Opts,
+    opts?: CheckWhen<LinearResult<X, O, Opts>, LinearMismatch> & KnownOptions<"linear", Opts, LinearOptions> & Opts,
   ): Tensor<OutShape<LinearResult<X, O, Opts>>>;
   linear(outFeatures: number, opts: LinearOptions = {}): Tensor {
     const loc = captureSource();

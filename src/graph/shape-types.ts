@@ -4,9 +4,9 @@
  * the layer, and hovering a layer's result shows its shape, e.g. `Tensor<readonly ["N", 96, 55, 55]>`.
  *
  * Dims are literal types: number literals for known sizes, string literals for symbols ("N").
- * Sizes are computed with decimal arithmetic on digit tuples (see "Natural numbers" below), so
- * products such as 256·6·6 = 9216 or 37752832 cost a few dozen small instantiations, not a
- * tuple of that length. Whenever a value cannot be known statically (a `number` dim, an option
+ * Sizes are computed with schoolbook decimal arithmetic on digit tuples (see "Natural numbers"
+ * below), so 256·6·6 = 9216 or 4096·9217 = 37752832 cost a few dozen small instantiations,
+ * where tuple-length arithmetic would build tuples of that length (and stop near 1000). Whenever a value cannot be known statically (a `number` dim, an option
  * held in a variable, a union) the result degrades to `number` (or `string` for a symbolic
  * dim) and nothing is reported: the build-time rules in ops/ stay the source of truth, and the
  * test/shape-types.test.ts sweep checks that both agree.
@@ -36,8 +36,9 @@ export interface ShapeError<Message extends string> {
 
 // ---------------------------------------------------------------------------------------------
 // Natural numbers: little-endian decimal digit tuples, 9216 ↦ [6, 1, 2, 9], zero ↦ [].
-// Single-digit steps use tuples shorter than 100 (cached by the checker per argument pair);
-// multi-digit operations walk the digits, so their cost grows with the number of digits only.
+// Single-digit steps are lookups in the tables below; multi-digit operations walk the digits
+// (tail-recursively), so their cost grows with the number of digits, not with the values.
+// A number literal type becomes digits through its decimal text (`${N}`), and back the same way.
 // ---------------------------------------------------------------------------------------------
 
 type Digit = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
@@ -46,7 +47,7 @@ type Nat = Digit[];
 type CharToDigit = { "0": 0; "1": 1; "2": 2; "3": 3; "4": 4; "5": 5; "6": 6; "7": 7; "8": 8; "9": 9 };
 type DigitChar = keyof CharToDigit;
 
-/** a + b (0..18) and a·b (0..81) for digits a, b. */
+/** a + b (0..18) for digits a, b; ProductTable: a·b (0..81). */
 type SumTable = [
   [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
@@ -179,7 +180,7 @@ type NatOf<N> =
 
 type JoinNat<A, S extends string = ""> = A extends [infer H extends Digit, ...infer T] ? JoinNat<T, `${H}${S}`> : S;
 
-/** Back to a number literal type (`number` past 2^53, where literals stop being exact). */
+/** Back to a number literal type; `number` when the text is not one TypeScript keeps exactly (past 2^53). */
 type NumOf<A> = (A extends [] ? "0" : JoinNat<A>) extends `${infer N extends number}` ? N : number;
 
 // ---- arithmetic on number literal types: `number` unless every operand is a natural literal ----
@@ -219,8 +220,9 @@ type Unknown<D> = IsAny<D> extends true ? Dim : [D] extends [number] ? number : 
 
 /** What a layer computes: the output shape, and the rule it breaks (never when none). */
 type Result<S, E extends string = never> = [S, E];
+/** A layer that breaks a rule: its output degrades to Shape, so the chain reports one error only. */
 type Fail<E extends string> = Result<Shape, E>;
-/** An internal marker for a failed step, holding its message. */
+/** A failed step inside a layer (one window axis), holding its message. */
 interface Failed<E extends string> {
   readonly failed: E;
 }
@@ -315,12 +317,9 @@ export type Pool2dResult<Op extends string, X extends Shape, K, Opts> =
 export type DimProduct<S extends Shape> =
   IsAny<S> extends true ? Dim
   : RankOf<S> extends undefined ? Unknown<S[number]>
-  : [Extract<S[number], string>] extends [never]
-    ? ProductOf<S, [1]>
-    : [S[number]] extends [string] ? string
-    : Exclude<S[number], string> extends never ? string
-    : true extends { [I in keyof S]: [S[I]] extends [string] ? true : false }[number] ? string
-    : Dim;
+  : [Extract<S[number], string>] extends [never] ? ProductOf<S, [1]>
+  : true extends { [I in keyof S]: [S[I]] extends [string] ? true : false }[number] ? string
+  : Dim;
 type ProductOf<S, Acc> = S extends readonly [infer H, ...infer T]
   ? NatOf<H> extends infer HN ? (HN extends false ? number : ProductOf<T, NatMul<Acc, HN>>) : never
   : NumOf<Acc>;
@@ -374,5 +373,13 @@ export type CheckWhen<R, Prefix extends string> = R extends [unknown, infer E ex
 export type CheckUnless<R, Prefix extends string> = R extends [unknown, infer E extends string]
   ? [E] extends [never] ? unknown : E extends `${Prefix}${string}` ? unknown : ShapeError<E>
   : unknown;
+/**
+ * Flags options the layer does not know (a generic options type would accept `strides: 2`):
+ * each unknown key must have type ShapeError<"conv2d: unknown option 'strides'">.
+ */
+export type KnownOptions<Op extends string, Opts, Known> = {
+  readonly [K in Exclude<keyof Opts, keyof Known>]: ShapeError<`${Op}: unknown option '${K & string}'`>;
+};
+
 /** The argument type that carries an error message (never when none). */
 export type MessageCheck<E> = [E] extends [never] ? unknown : E extends string ? ShapeError<E> : unknown;

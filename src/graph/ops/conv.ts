@@ -63,21 +63,41 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
-function convInputGrad(b: GraphBuilder, dY: Value, w: Value, x: Value, win: ReturnType<typeof windowFromAttrs>, attrs: Attrs): Value {
+type Win = ReturnType<typeof windowFromAttrs>;
+
+const unit = (xs: readonly number[]) => xs.every((v) => v === 1);
+
+function convInputGrad(b: GraphBuilder, dY: Value, w: Value, x: Value, win: Win, attrs: Attrs): Value {
   const inSpatial = x.shape.slice(2);
   const outSpatial = dY.shape.slice(2);
   if (!isStatic(inSpatial) || !isStatic(outSpatial)) throw new Error("internal: Conv input gradient needs static spatial dims");
+  const group = (attrs.group as number | undefined) ?? 1;
+  const r = inSpatial.length;
+  const fullPads = win.pads.map((p, i) => win.kernel[i % r] - 1 - p);
+  if (group === 1 && unit(win.strides) && unit(win.dilations) && fullPads.every((p) => p >= 0)) {
+    // Stride 1: dX is a plain convolution of dY with the flipped, transposed kernel
+    // ("full" padding k−1−p). onnxruntime's Conv runs ~3× faster than its ConvTranspose here.
+    const axes = range(2, r + 2);
+    const flipped = b.op1("Slice", [w, b.ints(axes.map(() => -1)), b.ints(axes.map(() => -(2 ** 31))), b.ints(axes), b.ints(axes.map(() => -1))]);
+    const wt = b.op1("Transpose", [flipped], { perm: [1, 0, ...axes] });
+    return b.op1("Conv", [dY, wt], { kernel_shape: win.kernel, pads: fullPads });
+  }
   return b.op1("ConvTranspose", [dY, w], {
     kernel_shape: win.kernel,
     strides: win.strides,
     pads: win.pads,
     dilations: win.dilations,
-    group: (attrs.group as number | undefined) ?? 1,
+    group,
     output_padding: transposeOutputPadding(inSpatial, outSpatial, win),
   });
 }
 
-function convWeightGrad(b: GraphBuilder, x: Value, dY: Value, w: Value, win: ReturnType<typeof windowFromAttrs>): Value {
+/** Below this many input channels the per-offset GEMMs are too thin; use the batched Conv form. */
+const GEMM_MIN_CHANNELS = 8;
+
+function convWeightGrad(b: GraphBuilder, x: Value, dY: Value, w: Value, win: Win): Value {
+  const cin = x.shape[1];
+  if (x.shape.length === 4 && typeof cin === "number" && cin >= GEMM_MIN_CHANNELS) return convWeightGradGemm(b, x, dY, w, win);
   // dW[co,ci,i,j] = Σ_n,y,x dY[n,co,y,x]·Xpad[n,ci,y·s+i·d,x·s+j·d]: a conv whose "batch" is ci,
   // whose "channels" are n, and whose kernel dY is dilated by the forward stride.
   const rank = x.shape.length;
@@ -94,6 +114,35 @@ function convWeightGrad(b: GraphBuilder, x: Value, dY: Value, w: Value, win: Ret
     dW = b.op1("Slice", [dW, b.ints(axes.map(() => 0)), b.ints(kernel), b.ints(axes)]);
   }
   return dW;
+}
+
+/**
+ * dW as one GEMM per kernel offset: dW[:,:,i,j] = dYᵀ·X(i,j) with dY as [N·Ho·Wo, Cout] and
+ * X(i,j) the strided window of the channels-last padded input at that offset, [N·Ho·Wo, Cin].
+ * Each GEMM is fat (K = N·Ho·Wo); the batched-Conv form streams the whole dY once per input
+ * channel and runs 3–5× slower on onnxruntime's CPU provider.
+ */
+function convWeightGradGemm(b: GraphBuilder, x: Value, dY: Value, w: Value, win: Win): Value {
+  const [cout, cin, kh, kw] = w.shape as number[];
+  const [ho, wo] = dY.shape.slice(2) as number[];
+  const [pt, pl, pb, pr] = win.pads;
+  const padded = win.pads.some((p) => p !== 0) ? b.op1("Pad", [x, b.ints([0, 0, pt, pl, 0, 0, pb, pr])]) : x;
+  const xt = b.op1("Transpose", [padded], { perm: [0, 2, 3, 1] });
+  const dYm = b.op1("Reshape", [b.op1("Transpose", [dY], { perm: [0, 2, 3, 1] }), b.ints([-1, cout])]);
+  const [sh, sw] = win.strides;
+  const [dh, dw] = win.dilations;
+  const columns: Value[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const top = i * dh;
+      const left = j * dw;
+      const window = b.op1("Slice", [xt, b.ints([top, left]), b.ints([top + (ho - 1) * sh + 1, left + (wo - 1) * sw + 1]), b.ints([1, 2]), b.ints([sh, sw])]);
+      const g = b.op1("Gemm", [dYm, b.op1("Reshape", [window, b.ints([-1, cin])])], { transA: 1 });
+      columns.push(b.op1("Unsqueeze", [g, b.ints([2])]));
+    }
+  }
+  const stacked = columns.length === 1 ? columns[0] : b.op1("Concat", columns, { axis: 2 });
+  return b.op1("Reshape", [stacked, b.ints([cout, cin, kh, kw])]);
 }
 
 export const ConvTranspose: OpDef = {

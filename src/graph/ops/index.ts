@@ -4,7 +4,7 @@ import { Add, Div, Equal, Greater, Less, Mul, Pow, Sub, Where } from "./binary";
 import { Conv, ConvTranspose } from "./conv";
 import { Dropout } from "./dropout";
 import { Gemm, MatMul } from "./gemm";
-import { ConstantOfShape, Expand, Flatten, Reshape, Shape_, Size, Slice, Transpose } from "./layout";
+import { Concat, ConstantOfShape, Expand, Flatten, Pad, Reshape, Shape_, Size, Slice, Transpose } from "./layout";
 import { AveragePool, MaxPool } from "./pool";
 import { ReduceMean, ReduceSum, Unsqueeze } from "./reduce";
 import { Resize } from "./resize";
@@ -16,7 +16,7 @@ const ALL: OpDef[] = [
   Conv, ConvTranspose, MaxPool, AveragePool, Gemm, MatMul,
   Relu, Sigmoid, Tanh, Exp, Log, Neg, Sqrt, Abs, Sign, Round, Not, Identity, Cast,
   Add, Sub, Mul, Div, Pow, Greater, Less, Equal, Where,
-  Flatten, Reshape, Transpose, Slice, Expand, Shape_, Size, ConstantOfShape, Unsqueeze,
+  Flatten, Reshape, Transpose, Slice, Concat, Pad, Expand, Shape_, Size, ConstantOfShape, Unsqueeze,
   ReduceSum, ReduceMean, Dropout, Softmax, LogSoftmax, SoftmaxCrossEntropyLoss, OneHot, ArgMax,
   ScatterElements, Resize,
 ];

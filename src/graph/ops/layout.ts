@@ -1,4 +1,4 @@
-/** Ops that move or reinterpret data without arithmetic: Flatten, Reshape, Transpose, Slice, Expand, Shape, Size, ConstantOfShape. */
+/** Ops that move or reinterpret data without arithmetic: Flatten, Reshape, Transpose, Slice, Concat, Pad, Expand, Shape, Size, ConstantOfShape. */
 import { OpDef, RuleContext } from "../op";
 import { Dim, dimProduct, formatShape, Shape, splitSymbol, TensorData } from "../types";
 import { broadcastShapes } from "./broadcast";
@@ -75,25 +75,71 @@ export const Transpose: OpDef = {
   },
 };
 
+/** ONNX Slice semantics for one static axis: clamped start/end, positive or negative step. */
+function sliceLength(size: number, start: number, end: number, step: number): number {
+  const norm = (v: number) => (v < 0 ? v + size : v);
+  if (step > 0) {
+    const s = Math.max(0, Math.min(size, norm(start)));
+    const e = Math.max(0, Math.min(size, norm(end)));
+    return Math.max(0, Math.ceil((e - s) / step));
+  }
+  const s = Math.max(-1, Math.min(size - 1, norm(start)));
+  const e = Math.max(-1, Math.min(size - 1, norm(end)));
+  return Math.max(0, Math.ceil((s - e) / -step));
+}
+
 export const Slice: OpDef = {
   type: "Slice",
   attrs: {},
+  nondiff: [1, 2, 3, 4],
   infer([x], _attrs, ctx) {
     if (!x) return ctx.fail("needs an input");
     const starts = ctx.shapeValue(1);
     const ends = ctx.shapeValue(2);
     const axes = ctx.shapeValue(3) ?? starts?.map((_, i) => i);
-    const steps = ctx.shapeValue(4);
-    if (!starts || !ends || !axes || steps) return ctx.fail("alexc supports Slice with constant starts, ends, axes and unit steps");
+    const steps = ctx.shapeValue(4) ?? starts?.map(() => 1);
+    if (!starts || !ends || !axes || !steps) return ctx.fail("alexc supports Slice with constant starts, ends, axes and steps");
     const shape = [...x.shape];
     axes.forEach((axis, i) => {
       const a = (axis as number) < 0 ? (axis as number) + shape.length : (axis as number);
       const size = shape[a];
       if (typeof size !== "number") return ctx.fail(`cannot slice symbolic axis ${a}`);
-      const clamp = (v: number) => Math.max(0, Math.min(size, v < 0 ? v + size : v));
-      shape[a] = Math.max(0, clamp(ends[i] as number) - clamp(starts[i] as number));
+      if (steps[i] === 0) return ctx.fail("steps must be non-zero");
+      shape[a] = sliceLength(size, starts[i] as number, ends[i] as number, steps[i] as number);
     });
     return [{ dtype: x.dtype, shape }];
+  },
+};
+
+export const Concat: OpDef = {
+  type: "Concat",
+  attrs: { axis: "int" },
+  infer(inputs, attrs, ctx) {
+    const xs = inputs.filter((v): v is NonNullable<typeof v> => v !== undefined);
+    if (xs.length === 0) return ctx.fail("needs inputs");
+    const rank = xs[0].shape.length;
+    const axis = (((attrs.axis as number) ?? 0) + rank) % rank;
+    for (const x of xs) {
+      if (x.shape.length !== rank || x.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) {
+        return ctx.fail(`inputs ${xs.map((v) => formatShape(v.shape)).join(", ")} differ outside axis ${axis}`);
+      }
+    }
+    const shape = [...xs[0].shape];
+    shape[axis] = xs.reduce<Dim>((acc, x) => (typeof acc === "number" && typeof x.shape[axis] === "number" ? acc + (x.shape[axis] as number) : `${ctx.node}_${axis}`), 0);
+    return [{ dtype: xs[0].dtype, shape }];
+  },
+};
+
+export const Pad: OpDef = {
+  type: "Pad",
+  attrs: { mode: "string" },
+  nondiff: [1, 2],
+  infer([x], _attrs, ctx) {
+    const pads = ctx.shapeValue(1) as number[] | undefined;
+    if (!x || !pads) return ctx.fail("needs an input and constant pads");
+    const r = x.shape.length;
+    if (pads.length !== 2 * r) return ctx.fail(`pads has ${pads.length} entries, rank ${r} needs ${2 * r}`);
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === "number" ? d + pads[i] + pads[i + r] : pads[i] + pads[i + r] === 0 ? d : `${ctx.node}_${i}`)) }];
   },
 };
 
