@@ -377,9 +377,9 @@ export type CheckUnless<R, Prefix extends string> = R extends [unknown, infer E 
  * Flags options the layer does not know (a generic options type would accept `strides: 2`):
  * each unknown key must have type ShapeError<"conv2d: unknown option 'strides'">.
  */
-export type KnownOptions<Op extends string, Opts, Known> = {
-  readonly [K in Exclude<keyof Opts, keyof Known>]: ShapeError<`${Op}: unknown option '${K & string}'`>;
-};
+export type KnownOptions<Op extends string, Opts, Known> = [Exclude<keyof Opts, keyof Known>] extends [never]
+  ? unknown
+  : { readonly [K in Exclude<keyof Opts, keyof Known>]: ShapeError<`${Op}: unknown option '${K & string}'`> };
 
 /** The argument type that carries an error message (never when none). */
 export type MessageCheck<E> = [E] extends [never] ? unknown : E extends string ? ShapeError<E> : unknown;
