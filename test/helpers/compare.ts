@@ -1,0 +1,52 @@
+/** Numeric agreement between two runtimes' outputs, with a readable report on failure. */
+
+export interface Agreement {
+  readonly count: number;
+  /** max |a − b| */
+  readonly maxAbsDiff: number;
+  /** max |b| (b is the reference) */
+  readonly maxAbsRef: number;
+  /** maxAbsDiff / maxAbsRef */
+  readonly relToMax: number;
+  /** elements with |a − b| > rtol·|b| + atol */
+  readonly violations: number;
+  readonly worst: { index: number; actual: number; expected: number } | undefined;
+}
+
+/**
+ * Compares `actual` with the reference `expected`: the global criterion max|a−b| / max|b|, and
+ * elementwise |a − b| ≤ rtol·|b| + atol (atol is the floor for entries near zero).
+ */
+export function agreement(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number): Agreement {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} vs ${expected.length}`);
+  let maxAbsDiff = 0;
+  let maxAbsRef = 0;
+  let violations = 0;
+  let worst: Agreement["worst"];
+  let worstExcess = -Infinity;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (!Number.isFinite(a) || !Number.isFinite(e)) {
+      violations++;
+      worst = { index: i, actual: a, expected: e };
+      worstExcess = Infinity;
+      continue;
+    }
+    const d = Math.abs(a - e);
+    maxAbsDiff = Math.max(maxAbsDiff, d);
+    maxAbsRef = Math.max(maxAbsRef, Math.abs(e));
+    const excess = d - (rtol * Math.abs(e) + atol);
+    if (excess > 0) violations++;
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worst = { index: i, actual: a, expected: e };
+    }
+  }
+  return { count: actual.length, maxAbsDiff, maxAbsRef, relToMax: maxAbsRef > 0 ? maxAbsDiff / maxAbsRef : maxAbsDiff, violations, worst };
+}
+
+export function formatAgreement(a: Agreement): string {
+  const w = a.worst ? ` worst #${a.worst.index}: ${a.worst.actual} vs ${a.worst.expected}` : "";
+  return `${a.count} values, max|Δ| ${a.maxAbsDiff.toExponential(3)}, max|ref| ${a.maxAbsRef.toExponential(3)}, max|Δ|/max|ref| ${a.relToMax.toExponential(3)}, ${a.violations} elementwise violations;${w}`;
+}
