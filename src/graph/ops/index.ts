@@ -1,12 +1,12 @@
 /** The op registry: every op alexc can emit, by ONNX op type. Adding an op = one file + one line here. */
 import type { OpDef } from "../op";
-import { Add, Div, Equal, Greater, Less, Mul, Pow, Sub, Where } from "./binary";
+import { Add, And, Div, Equal, Greater, Less, Mul, Or, Pow, Sub, Where } from "./binary";
 import { Conv, ConvTranspose } from "./conv";
 import { Dropout } from "./dropout";
 import { Gemm, MatMul } from "./gemm";
-import { Concat, ConstantOfShape, Expand, Flatten, Pad, Reshape, Shape_, Size, Slice, Transpose } from "./layout";
+import { Concat, ConstantOfShape, Expand, Flatten, Pad, Range, Reshape, Shape_, Size, Slice, Transpose } from "./layout";
 import { AveragePool, MaxPool } from "./pool";
-import { ReduceMean, ReduceSum, Unsqueeze } from "./reduce";
+import { ReduceMax, ReduceMean, ReduceSum, Unsqueeze } from "./reduce";
 import { Resize } from "./resize";
 import { ScatterElements } from "./scatter";
 import { ArgMax, LogSoftmax, OneHot, Softmax, SoftmaxCrossEntropyLoss } from "./softmax";
@@ -15,9 +15,9 @@ import { Abs, Cast, Exp, Identity, Log, Neg, Not, Relu, Round, Sigmoid, Sign, Sq
 const ALL: OpDef[] = [
   Conv, ConvTranspose, MaxPool, AveragePool, Gemm, MatMul,
   Relu, Sigmoid, Tanh, Exp, Log, Neg, Sqrt, Abs, Sign, Round, Not, Identity, Cast,
-  Add, Sub, Mul, Div, Pow, Greater, Less, Equal, Where,
-  Flatten, Reshape, Transpose, Slice, Concat, Pad, Expand, Shape_, Size, ConstantOfShape, Unsqueeze,
-  ReduceSum, ReduceMean, Dropout, Softmax, LogSoftmax, SoftmaxCrossEntropyLoss, OneHot, ArgMax,
+  Add, Sub, Mul, Div, Pow, Greater, Less, Equal, And, Or, Where,
+  Flatten, Reshape, Transpose, Slice, Concat, Pad, Range, Expand, Shape_, Size, ConstantOfShape, Unsqueeze,
+  ReduceSum, ReduceMean, ReduceMax, Dropout, Softmax, LogSoftmax, SoftmaxCrossEntropyLoss, OneHot, ArgMax,
   ScatterElements, Resize,
 ];
 

@@ -44,6 +44,15 @@ export const ReduceMean: OpDef = {
   },
 };
 
+export const ReduceMax: OpDef = {
+  type: "ReduceMax",
+  attrs: { axes: "ints", keepdims: "int" },
+  infer([x], attrs, ctx) {
+    if (!x) return ctx.fail("needs an input");
+    return [{ dtype: x.dtype, shape: reduced(x, attrs.axes as number[] | undefined, attrs.keepdims !== 0, ctx) }];
+  },
+};
+
 export const Unsqueeze: OpDef = {
   type: "Unsqueeze",
   attrs: {},

@@ -1,0 +1,129 @@
+/**
+ * A lowering pass for onnxruntime's WebGPU provider, which lacks kernels for Dropout,
+ * LogSoftmax, OneHot and Loop, and fails at run time on MaxPool's Indices output
+ * (architecture §4). Graph → graph, same values under the same names:
+ *
+ * - Dropout(training) → x · mask / (1 − p) with the mask a graph input `<node>/mask`
+ *   (the trainer draws it from the run's seeded generator);
+ * - MaxPool with Indices → MaxPool + the same flat indices rebuilt from window slices
+ *   (first maximum in window order, as onnxruntime picks it);
+ * - SoftmaxCrossEntropyLoss → max-shifted log-softmax and a masked sum;
+ * - OneHot → Equal against a constant range.
+ *
+ * Precondition: a standalone graph (no adopted outer values). Postcondition: none of the
+ * ops above remain; every other node is copied unchanged.
+ */
+import type { Graph, Node } from "../graph/ir";
+import { GraphBuilder } from "../graph/ir";
+import { Attrs } from "../graph/op";
+import { DTYPE_CODE, Value } from "../graph/types";
+
+export interface MaskInput {
+  readonly name: string;
+  /** Mask shape; the first dim is the batch. */
+  readonly shape: readonly (number | string)[];
+  /** Drop probability. */
+  readonly p: number;
+}
+
+const UNSUPPORTED_ON_WEBGPU = new Set(["Dropout", "LogSoftmax", "OneHot", "Loop", "RandomUniformLike", "SoftmaxCrossEntropyLoss"]);
+
+export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[] } {
+  const b = new GraphBuilder(g.name);
+  const map = new Map<string, Value>();
+  const masks: MaskInput[] = [];
+  for (const v of g.inputs) map.set(v.name, b.input(v.name, v.dtype, v.shape));
+  for (const t of g.initializers) map.set(t.name, b.initializer(t));
+  const get = (v: Value | undefined) => (v ? map.get(v.name)! : undefined);
+  const constant = (name: string) => g.initializers.find((t) => t.name === name);
+
+  for (const n of g.nodes) {
+    const ins = n.inputs.map(get);
+    const bind = (outs: Value[]) => outs.forEach((o, i) => n.outputs[i] && map.set(n.outputs[i].name, o));
+    if (n.op === "Dropout" && n.outputs.length === 2) {
+      const [x] = ins as Value[];
+      const p = Number(constant(n.inputs[1]!.name)!.data[0]);
+      const mask = b.input(`${n.name}/mask`, "bool", x.shape);
+      masks.push({ name: mask.name, shape: x.shape, p });
+      b.scoped(`${n.name}/webgpu`, () => {
+        const scale = b.op1("Mul", [b.op1("Cast", [mask], { to: DTYPE_CODE[x.dtype] }), b.scalar(1 / (1 - p), x.dtype)]);
+        bind([
+          b.op1("Mul", [x, scale], {}, { outputNames: [n.outputs[0].name] }),
+          b.op1("Identity", [mask], {}, { outputNames: [n.outputs[1].name] }),
+        ]);
+      });
+    } else if (n.op === "MaxPool" && n.outputs.length === 2) {
+      bind(b.scoped(`${n.name}/webgpu`, () => maxPoolWithIndices(b, n, ins[0]!)));
+    } else if (n.op === "SoftmaxCrossEntropyLoss") {
+      bind(b.scoped(`${n.name}/webgpu`, () => crossEntropy(b, n, ins[0]!, ins[1]!)));
+    } else if (n.op === "OneHot") {
+      const depth = Number(constant(n.inputs[1]!.name)!.data[0]);
+      const values = constant(n.inputs[2]!.name)!;
+      const [off, on] = Array.from(values.data as ArrayLike<number>, Number);
+      bind([
+        b.scoped(`${n.name}/webgpu`, () => {
+          const eq = b.op1("Equal", [b.op1("Unsqueeze", [ins[0]!, b.ints([-1])]), b.constant("int64", [depth], range(depth))]);
+          return b.op1("Where", [eq, b.scalar(on, values.dtype), b.scalar(off, values.dtype)], {}, { outputNames: [n.outputs[0].name] });
+        }),
+      ]);
+    } else {
+      if (UNSUPPORTED_ON_WEBGPU.has(n.op)) throw new Error(`internal: no WebGPU lowering for ${n.op} '${n.name}'`);
+      bind(b.op(n.op, ins, n.attrs as Attrs & Record<string, never>, { name: n.name, outputNames: n.outputs.map((o) => o.name), loc: n.loc, doc: n.doc }));
+    }
+  }
+  for (const o of g.outputs) b.outputs.push(map.get(o.name)!);
+  return { graph: b.build(g.doc), masks };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** MaxPool plus its flat argmax indices, from one strided slice per window offset. */
+function maxPoolWithIndices(b: GraphBuilder, n: Node, x: Value): Value[] {
+  const attrs = n.attrs;
+  const [kh, kw] = attrs.kernel_shape as number[];
+  const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
+  const [pt, pl, pb, pr] = (attrs.pads as number[] | undefined) ?? [0, 0, 0, 0];
+  if (attrs.dilations || attrs.ceil_mode === 1) throw new Error(`internal: WebGPU MaxPool lowering handles no dilation or ceil_mode ('${n.name}')`);
+  const y = b.op1("MaxPool", [x], attrs as Record<string, number[]>, { outputNames: [n.outputs[0].name] });
+  const [, c, h, w] = x.shape as [unknown, number, number, number];
+  const [ho, wo] = y.shape.slice(2) as number[];
+  const padded = pt || pl || pb || pr ? b.op1("Pad", [x, b.ints([0, 0, pt, pl, 0, 0, pb, pr]), b.scalar(-3.4e38, x.dtype)]) : x;
+  // base[n, c] = (n·C + c)·H·W: the flat offset of each (image, channel) plane.
+  const images = b.op1("Div", [b.op1("Size", [x]), b.constant("int64", [], [c * h * w])]);
+  const n0 = b.op1("Unsqueeze", [b.op1("Range", [b.constant("int64", [], [0]), images, b.constant("int64", [], [1])]), b.ints([1, 2, 3])]);
+  const channelBase = b.constant("int64", [1, c, 1, 1], range(c).map((k) => k * h * w));
+  const base = b.op1("Add", [b.op1("Mul", [n0, b.constant("int64", [], [c * h * w])]), channelBase]);
+  let claimed: Value | undefined;
+  let indices: Value | undefined;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const window = b.op1("Slice", [padded, b.ints([i, j]), b.ints([i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1]), b.ints([2, 3]), b.ints([sh, sw])]);
+      const eq = b.op1("Equal", [window, y]);
+      const take = claimed ? b.op1("And", [eq, b.op1("Not", [claimed])]) : eq;
+      claimed = claimed ? b.op1("Or", [claimed, eq]) : eq;
+      const offsets: number[] = [];
+      for (let r = 0; r < ho; r++) for (let q = 0; q < wo; q++) offsets.push((r * sh + i - pt) * w + (q * sw + j - pl));
+      const flat = b.op1("Add", [base, b.constant("int64", [1, 1, ho, wo], offsets)]);
+      const last = i === kh - 1 && j === kw - 1;
+      indices = b.op1("Where", [take, flat, indices ?? b.constant("int64", [], [0])], {}, last ? { outputNames: [n.outputs[1].name] } : {});
+    }
+  }
+  return [y, indices!];
+}
+
+/** Mean softmax cross-entropy (and log-probabilities) without LogSoftmax or OneHot. */
+function crossEntropy(b: GraphBuilder, n: Node, scores: Value, labels: Value): Value[] {
+  if ((n.attrs.reduction ?? "mean") !== "mean") throw new Error("internal: WebGPU loss lowering handles mean reduction");
+  const classes = scores.shape[1] as number;
+  const z = b.op1("Sub", [scores, b.op1("ReduceMax", [scores], { axes: [1], keepdims: 1 })]);
+  const lse = b.op1("Log", [b.op1("ReduceSum", [b.op1("Exp", [z]), b.ints([1])], { keepdims: 1 })]);
+  const logp = b.op1("Sub", [z, lse], {}, n.outputs[1] ? { outputNames: [n.outputs[1].name] } : {});
+  const hot = b.op1("Cast", [b.op1("Equal", [b.op1("Unsqueeze", [labels, b.ints([1])]), b.constant("int64", [1, classes], range(classes))])], { to: DTYPE_CODE[scores.dtype] });
+  const total = b.op1("ReduceSum", [b.op1("Mul", [logp, hot])], { keepdims: 0 });
+  const count = b.op1("Cast", [b.op1("Size", [labels])], { to: DTYPE_CODE[scores.dtype] });
+  const loss = b.op1("Neg", [b.op1("Div", [total, count])], {}, { outputNames: [n.outputs[0].name] });
+  return n.outputs[1] ? [loss, logp] : [loss];
+}
+

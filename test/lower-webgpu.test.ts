@@ -1,0 +1,74 @@
+/**
+ * The WebGPU lowering computes the same training step as the default graph. Both run on the
+ * CPU provider here (this machine has no GPU): same weights, same batch, and the lowered
+ * graph is fed the dropout masks the default graph's Dropout nodes drew.
+ */
+import "./helpers/train-realm";
+import * as ort from "onnxruntime-node";
+import { model, N, Tensor } from "../src";
+import type { Graph } from "../src/graph/ir";
+import { uniformInit } from "../src/graph/init";
+import { numel } from "../src/graph/types";
+import { encodeModel, graphProto, modelProto } from "../src/emit/encode";
+import { lowerForWebGpu } from "../src/train/lower-webgpu";
+import { adam } from "../src/train/optim/adam";
+import { buildStepGraph } from "../src/train/step";
+
+const small = model(
+  { name: "small", input: [N, 1, 28, 28], preprocess: { raw: [1, 28, 28] } },
+  (x: Tensor) =>
+    x
+      .conv2d(8, { kernel: 5, stride: 2, padding: 1 }).relu().maxPool2d(3, { stride: 2 }) // overlapping windows
+      .conv2d(8, { kernel: 3, padding: 1 }).relu().maxPool2d(2, { stride: 2, padding: 1 }) // padded
+      .flatten()
+      .linear(32).relu().dropout(0.5)
+      .linear(10),
+);
+
+const bytesOf = (g: Graph) => encodeModel(modelProto(graphProto(g)));
+
+test("lowered step == default step (values, gradients via Adam state, masks)", async () => {
+  const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 3 });
+  const lowered = lowerForWebGpu(sg.b.build());
+  const ops = new Set(lowered.graph.nodes.map((n) => n.op));
+  for (const op of ["Dropout", "OneHot", "LogSoftmax", "SoftmaxCrossEntropyLoss", "Loop"]) expect(ops.has(op)).toBe(false);
+  expect(lowered.graph.nodes.filter((n) => n.op === "MaxPool").every((n) => n.outputs.length === 1)).toBe(true);
+  expect(lowered.masks.map((m) => m.p)).toEqual([0.5]);
+
+  // The default graph also returns its dropout masks, to feed the lowered one.
+  const maskValues = sg.b.nodes.filter((n) => n.op === "Dropout").map((n) => n.outputs[1]);
+  for (const m of maskValues) sg.b.output(m);
+  const reference = await ort.InferenceSession.create(bytesOf(sg.b.build()));
+  const candidate = await ort.InferenceSession.create(bytesOf(lowered.graph));
+
+  const B = 16;
+  const feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor("uint8", Uint8Array.from({ length: B * 784 }, (_, i) => (i * 131 + (i >> 7) * 17) % 256), [B, 1, 28, 28]),
+    labels: new ort.Tensor("int64", BigInt64Array.from({ length: B }, (_, i) => BigInt((i * 3) % 10)), [B]),
+    lr: new ort.Tensor("float32", Float32Array.of(1e-3), []),
+    step: new ort.Tensor("int64", BigInt64Array.of(0n), []),
+  };
+  for (const p of sg.params) feeds[p.name] = new ort.Tensor("float32", uniformInit(0, p.name, numel(p.dims), p.fanIn), [...p.dims]);
+  for (const s of sg.state) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)), [...s.dims]);
+
+  const ref = await reference.run(feeds);
+  const masks: Record<string, ort.Tensor> = {};
+  lowered.masks.forEach((m, i) => (masks[m.name] = ref[maskValues[i].name]));
+  const got = await candidate.run({ ...feeds, ...masks });
+
+  expect(Number(got.correct.data[0])).toBe(Number(ref.correct.data[0]));
+  expect(Math.abs(Number(got.loss.data[0]) - Number(ref.loss.data[0]))).toBeLessThan(1e-6);
+  for (const name of sg.updates.values()) {
+    const a = ref[name].data as Float32Array | BigInt64Array;
+    const b = got[name].data as Float32Array | BigInt64Array;
+    expect(b.length).toBe(a.length);
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < a.length; i++) {
+      worst = Math.max(worst, Math.abs(Number(a[i]) - Number(b[i])));
+      scale = Math.max(scale, Math.abs(Number(a[i])));
+    }
+    // Adam state m = 0.1·g exposes the gradients; same kernels on the same CPU, so near-exact.
+    expect(worst).toBeLessThanOrEqual(1e-6 * Math.max(scale, 1e-3));
+  }
+});
