@@ -358,27 +358,30 @@ describe("usage", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Known CLI bugs (see the report that came with these tests): test.failing until src/ is fixed.
+// CLI bugs found by this file's first version (each was a `test.failing` until fixed in src/).
 
-describe("known CLI bugs (test.failing until fixed in src/)", () => {
-  test.failing("-o under a regular file: the temp-file cleanup's own ENOTDIR escapes as an internal error (exit 1, stack)", () => {
+describe("fixed CLI bugs (regression tests)", () => {
+  test("-o under a regular file: one clear I/O error (exit 4) naming the target, nothing left behind", () => {
     const d = tmp.sub("parentfile");
     fs.writeFileSync(path.join(d, "afile"), "x");
     const out = path.join(d, "afile", "out.onnx");
     const line = expectOneLineFailure(runAlexc(["build", LENET, "-o", out]), 4);
     expect(line.startsWith(`alexc: cannot write ${out}: `)).toBe(true);
     expect(line).toMatch(/ENOTDIR|not a directory/);
+    expect(line).not.toMatch(/\.tmp\b/);
     expect(listDir(d)).toEqual(["afile"]);
   });
 
-  test.failing("--seed abc is accepted (builds with seed NaN, metadata alexc.seed = 'NaN')", () => {
+  test("--seed must be an integer in [0, 2^32−1]: abc, -1, 1.5 and 2^32 are usage errors (exit 64)", () => {
     const d = tmp.sub("seed");
-    const r = runAlexc(["build", LENET, "-o", path.join(d, "x.onnx"), "--seed", "abc"]);
-    expect(r.status).toBe(64);
+    for (const seed of ["abc", "-1", "1.5", "4294967296"]) {
+      const line = expectOneLineFailure(runAlexc(["build", LENET, "-o", path.join(d, "x.onnx"), "--seed", seed]), 64);
+      expect(line).toMatch(/^alexc: --seed must be an integer in \[0, 4294967295\], got /);
+    }
     expect(listDir(d)).toEqual([]);
   });
 
-  test.failing("syntax-error columns are 0-based (esbuild's) while shape errors are 1-based", () => {
+  test("syntax-error columns are 1-based, like shape errors", () => {
     const d = tmp.sub("syntax-col");
     const file = path.join(d, "m.ts");
     fs.writeFileSync(file, "const a = 1;\nconst b = );\n");

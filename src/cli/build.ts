@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../emit/atomic-write";
 import { loadModelFile } from "./load-model";
 import { trainingInfo } from "../train/training-info";
 import { makeOptimizer } from "../train/optim/make";
+import { UsageError } from "../graph/errors";
 
 interface BuildArgs {
   model: string;
@@ -28,6 +29,10 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       .example("$0 build models/alexnet.ts -o alexnet.onnx", "compile AlexNet"),
   handler: (args) => {
     const t0 = Date.now();
+    // yargs turns a non-numeric --seed into NaN; seeds are unsigned 32-bit integers.
+    if (!Number.isInteger(args.seed) || args.seed < 0 || args.seed > 0xffffffff) {
+      throw new UsageError(`--seed must be an integer in [0, 4294967295], got ${Number.isNaN(args.seed) ? "a value that is not a number" : String(args.seed)}`);
+    }
     const def = loadModelFile(args.model);
     const optimizer = makeOptimizer(args.optimizer, def.spec.train);
     const proto = compileModel(def, {

@@ -36,7 +36,8 @@ function describeLoadError(file: string, abs: string, e: unknown): string {
   if (first?.location) return `${file}:${first.location.line}:${first.location.column + 1}: syntax error: ${first.text}`;
   const msg = String(err.message ?? e);
   const m = /:(\d+):(\d+): ERROR: (.*)/.exec(msg);
-  if (m) return `${file}:${m[1]}:${m[2]}: syntax error: ${m[3]}`;
+  // esbuild's columns are 0-based (as in `location.column` above); report 1-based like shape errors.
+  if (m) return `${file}:${m[1]}:${Number(m[2]) + 1}: syntax error: ${m[3]}`;
   const frame = (err.stack ?? "").split("\n").find((l) => l.includes(abs));
   const loc = frame ? /:(\d+):(\d+)\)?$/.exec(frame) : null;
   return `${file}${loc ? `:${loc[1]}:${loc[2]}` : ""}: failed to load: ${msg.split("\n")[0]}`;

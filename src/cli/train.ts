@@ -30,6 +30,7 @@ interface TrainArgs {
   out: string;
   resume: boolean;
   "steps-per-run": number;
+  lowering?: "default" | "webgpu";
 }
 
 /** Data errors carry exit code 5 like other bad-input errors. */
@@ -57,6 +58,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("test-limit", { type: "number", describe: "use only the first N test images" })
       .option("out", { type: "string", default: "runs/latest", describe: "output folder: checkpoint, metrics.jsonl, trained model" })
       .option("steps-per-run", { type: "number", default: 1, describe: "optimizer steps per onnxruntime run (an ONNX Loop; keeps state on a GPU device)" })
+      .option("lowering", { choices: ["default", "webgpu"] as const, describe: "step graph formulation (webgpu: no Dropout/OneHot/Loop/MaxPool-indices ops; default with --ep webgpu)" })
       .option("resume", { type: "boolean", default: false, describe: "continue from the checkpoint in --out" })
       .example("$0 train models/lenet.ts", "LeNet with its defaults (≈0.85+ test accuracy in 3 epochs)")
       .example("$0 train models/alexnet.ts --epochs 1 --batch-size 32 --train-limit 256 --test-limit 128 --out /tmp/run", "a quick AlexNet run"),
@@ -91,6 +93,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       out: args.out,
       resume: args.resume,
       evalBatchSize: 256,
+      lowering: args.lowering ?? (args.ep === "webgpu" ? "webgpu" : "default"),
       stepsPerRun: Math.max(1, Math.floor(positive("steps-per-run", args["steps-per-run"]) ?? 1)),
     };
     if (onnxProgram && cfg.optimizer !== onnxProgram.optimizer) {

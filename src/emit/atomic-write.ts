@@ -9,6 +9,7 @@ import { IoError } from "../graph/errors";
 export function writeFileAtomic(target: string, data: Uint8Array | string): void {
   const dir = path.dirname(path.resolve(target));
   if (!fs.existsSync(dir)) throw new IoError(`cannot write ${target}: directory ${dir} does not exist`);
+  if (!fs.statSync(dir).isDirectory()) throw new IoError(`cannot write ${target}: ${dir} is not a directory`);
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.tmp`);
   let fd: number | undefined;
   try {
@@ -21,10 +22,19 @@ export function writeFileAtomic(target: string, data: Uint8Array | string): void
     fd = undefined;
     fs.renameSync(tmp, target);
   } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    try {
+      if (fd !== undefined) fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // best effort: the original error is the one worth reporting
+    }
     if (e instanceof IoError) throw e;
     const err = e as NodeJS.ErrnoException;
-    throw new IoError(`cannot write ${target}: ${err.code ?? ""} ${err.message.replace(/^\w+: /, "")}`.replace(/\s+/g, " ").trim());
+    // Node's message names the temp file ("EACCES: permission denied, open '/d/.x.onnx.123.tmp'"
+    // or "rename '…tmp' -> '…'"); the user only knows the target, so keep just the reason.
+    const reason = err.message
+      .replace(/^\w+: /, "")
+      .replace(/,\s*(open|rename|write|fsync|close)\s+'[^']*'(\s*->\s*'[^']*')?\s*$/, "");
+    throw new IoError(`cannot write ${target}: ${err.code ?? ""} ${reason}`.replace(/\s+/g, " ").trim());
   }
 }

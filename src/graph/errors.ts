@@ -50,3 +50,12 @@ export class IoError extends AlexcError {
     this.name = "IoError";
   }
 }
+
+/** A bad command-line argument that the option parser itself accepts (e.g. `--seed abc`). */
+export class UsageError extends AlexcError {
+  override readonly exitCode = 64;
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}

@@ -5,6 +5,10 @@
  */
 export type RngState = [number, number, number, number];
 
+/** Bound once: under jest `Math` is a sandbox global, and looking it up in the hot loops made
+ * AlexNet's initialisation ~30x slower (65 s instead of 2 s). */
+const imul = Math.imul;
+
 export class Rng {
   private s: Uint32Array;
 
@@ -16,8 +20,8 @@ export class Rng {
         // splitmix32: spreads a small seed over the whole state
         x = (x + 0x9e3779b9) >>> 0;
         let z = x;
-        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+        z = imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+        z = imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
         this.s[i] = (z ^ (z >>> 16)) >>> 0;
       }
       if (this.s.every((v) => v === 0)) this.s[0] = 1;
@@ -31,15 +35,15 @@ export class Rng {
     let h = seed >>> 0;
     for (const p of path) {
       const text = String(p);
-      for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-      h = Math.imul(h ^ 0xff, 0x01000193) >>> 0;
+      for (let i = 0; i < text.length; i++) h = imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+      h = imul(h ^ 0xff, 0x01000193) >>> 0;
     }
     return new Rng(h);
   }
 
   nextU32(): number {
     const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
+    const result = imul(rotl(imul(s[1], 5) >>> 0, 7), 9) >>> 0;
     const t = (s[1] << 9) >>> 0;
     s[2] ^= s[0];
     s[3] ^= s[1];

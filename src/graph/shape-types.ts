@@ -237,6 +237,7 @@ type PairAt<P, I extends 0 | 1> = P extends readonly [infer H, infer W] ? (I ext
 
 // ---------------------------------------------------------------------------------------------
 // The sliding window (ops/window.ts): out = ⌊(H + 2p − (d·(k−1) + 1)) / s⌋ + 1, or ⌈…⌉ + 1 in ceil mode
+// less a last window that would start in the right padding ((out − 1)·s ≥ H + p)
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -264,7 +265,11 @@ type WindowFit<Op extends string, Axis extends string, Size, K, P, D, H, KN, SN,
         ? Failed<`${Op}: ${DN extends [1] ? `kernel ${Show<K>}` : `dilated kernel ${NumOf<Span>} (${Show<K>} with dilation ${Show<D>})`} is larger than the padded input ${Axis} ${Show<Size>}+2*${Show<P>}=${NumOf<Padded>}`>
         : NatSub<Padded, Span> extends infer Room
           ? NatDivMod<Ceil extends true ? NatSub<NatAdd<Room, SN>, [1]> : Room, SN> extends [infer Q, unknown]
-            ? NumOf<NatAdd<Q, [1]>>
+            ? Ceil extends true
+              ? NatCompare<NatMul<Q, SN>, NatAdd<H, PN>> extends "lt"
+                ? NumOf<NatAdd<Q, [1]>>
+                : NumOf<Q> // the last window would start in the right padding: dropped, as at build time
+              : NumOf<NatAdd<Q, [1]>>
             : never
           : never
       : never

@@ -7,7 +7,8 @@ import { compileModel } from "../emit/compile";
 import { encodeModel } from "../emit/encode";
 import type { Optimizer } from "./optim/optimizer";
 import type { TrainingProgram } from "./program";
-import { modelBytes } from "./session";
+import { graphBytes, modelBytes } from "./session";
+import { lowerForWebGpu } from "./lower-webgpu";
 import { buildEvalGraph, buildStepGraph } from "./step";
 import { trainingInfo } from "./training-info";
 
@@ -27,6 +28,10 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
       return { tensors, step: 0 };
     },
     stepModel: (dropoutSeed) => modelBytes(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b),
+    loweredStepModel() {
+      const { graph, masks } = lowerForWebGpu(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 }).b.build());
+      return { bytes: graphBytes(graph), masks };
+    },
     evalModel: () => modelBytes(buildEvalGraph(def)),
     trainedModel: (tensors, step) =>
       encodeModel(

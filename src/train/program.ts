@@ -4,6 +4,7 @@
  * docs/training-graph.md.
  */
 import type { TrainDefaults } from "../graph/dsl";
+import type { MaskInput } from "./lower-webgpu";
 
 export interface MutableTensor {
   readonly name: string;
@@ -22,6 +23,8 @@ export interface TrainingProgram {
   initial(): { tensors: Map<string, Float32Array>; step: number };
   /** The standalone step model; `dropoutSeed` seeds the runtime's dropout generators. */
   stepModel(dropoutSeed: number): Uint8Array;
+  /** The step lowered for onnxruntime's WebGPU provider (dropout masks become inputs), where supported. */
+  loweredStepModel?(): { bytes: Uint8Array; masks: readonly MaskInput[] };
   /** images uint8 + labels + parameters → logits, correct. */
   evalModel(): Uint8Array;
   /** The trained model: inference graph with these weights, training_info with this state. */

@@ -7,7 +7,7 @@
 import * as ort from "onnxruntime-node";
 import * as os from "os";
 import { AlexcError } from "../graph/errors";
-import type { GraphBuilder } from "../graph/ir";
+import type { Graph, GraphBuilder } from "../graph/ir";
 import { graphProto, modelProto, encodeModel } from "../emit/encode";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
@@ -19,10 +19,16 @@ export class ProviderError extends AlexcError {
 export interface SessionOptions {
   readonly ep?: ExecutionProvider;
   readonly threads?: number;
+  /** Outputs to leave on the device (WebGPU: fed back as the next run's inputs without a copy). */
+  readonly keepOnDevice?: readonly string[];
 }
 
 export function modelBytes(b: GraphBuilder): Uint8Array {
-  return encodeModel(modelProto(graphProto(b.build())));
+  return graphBytes(b.build());
+}
+
+export function graphBytes(g: Graph): Uint8Array {
+  return encodeModel(modelProto(graphProto(g)));
 }
 
 const INSTALL_HINT: Record<Exclude<ExecutionProvider, "cpu">, string> = {
@@ -40,6 +46,9 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
   };
+  if (opts.keepOnDevice?.length && ep === "webgpu") {
+    options.preferredOutputLocation = Object.fromEntries(opts.keepOnDevice.map((n) => [n, "gpu-buffer" as const]));
+  }
   // onnxruntime logs a failed provider load itself; alexc reports it in one line instead.
   if (ep !== "cpu") ort.env.logLevel = "fatal";
   try {

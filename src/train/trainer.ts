@@ -19,6 +19,7 @@ import type { TrainingProgram } from "./program";
 import { createSession, ExecutionProvider } from "./session";
 import { next, STEP_COUNTER } from "./step";
 import { multiStepBytes } from "./multistep";
+import type { MaskInput } from "./lower-webgpu";
 
 export class DivergedError extends AlexcError {
   override readonly exitCode = 6;
@@ -39,6 +40,8 @@ export interface TrainConfig {
   evalBatchSize: number;
   /** Optimizer steps per session run (an ONNX Loop when > 1; see multistep.ts). */
   stepsPerRun?: number;
+  /** "webgpu": the step graph lowered for the WebGPU provider (lower-webgpu.ts); default with --ep webgpu. */
+  lowering?: "default" | "webgpu";
 }
 
 export interface EpochMetrics {
@@ -118,6 +121,13 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     log.line(`resumed from ${ckptPath}: epoch ${startEpoch}, step ${step}`);
   }
 
+  if (cfg.lowering === "webgpu" && !program.loweredStepModel) {
+    throw new IoError(`the WebGPU lowering needs the model file (.ts), not a built .onnx`);
+  }
+  if (cfg.lowering === "webgpu" && k > 1) throw new IoError(`--steps-per-run > 1 uses an ONNX Loop, which the WebGPU provider lacks`);
+  // With WebGPU, parameters and state stay on the GPU between steps ("gpu-buffer" outputs fed
+  // back as inputs); `tensors` is brought up to date at the end of each epoch.
+  const device = new Map<string, ort.Tensor>();
   const evalSession = await createSession(program.evalModel(), { ep: cfg.ep, threads: cfg.threads });
   const metricsFile = path.join(cfg.out, METRICS);
   const results: EpochMetrics[] = [];
@@ -128,8 +138,14 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   process.on("SIGINT", onSigint);
   try {
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const stepBytes = program.stepModel(dropoutSeed(cfg.seed, epoch));
-      const session = await createSession(k > 1 ? multiStepBytes(stepBytes) : stepBytes, { ep: cfg.ep, threads: cfg.threads });
+      const lowered = cfg.lowering === "webgpu" ? program.loweredStepModel!() : undefined;
+      const stepBytes = lowered ? lowered.bytes : program.stepModel(dropoutSeed(cfg.seed, epoch));
+      const session = await createSession(k > 1 ? multiStepBytes(stepBytes) : stepBytes, {
+        ep: cfg.ep,
+        threads: cfg.threads,
+        keepOnDevice: [...tensors.keys()].map(next),
+      });
+      const maskRng = Rng.derive(cfg.seed, "dropout-masks", epoch);
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
@@ -151,7 +167,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
             : { images: new ort.Tensor("uint8", batch.images, [b, c, h, w]), labels: new ort.Tensor("int64", batch.labels, [b]) };
         feeds.lr = lr;
         feeds[STEP_COUNTER] = new ort.Tensor("int64", BigInt64Array.of(BigInt(step)), []);
-        for (const [name, value] of tensors) feeds[name] = tensor(value, dims.get(name)!);
+        for (const [name, value] of tensors) feeds[name] = device.get(name) ?? tensor(value, dims.get(name)!);
+        for (const m of lowered?.masks ?? []) feeds[m.name] = dropoutMask(maskRng, m, b);
         const out = await session.run(feeds);
         const losses = Array.from(out[k > 1 ? "losses" : "loss"].data as Float32Array);
         const corrects = Array.from(out[k > 1 ? "corrects" : "correct"].data as BigInt64Array, Number);
@@ -166,7 +183,13 @@ export async function train(program: TrainingProgram, data: { train: Split; test
           lossSum += loss * b;
           correct += corrects[i];
         }
-        for (const name of tensors.keys()) tensors.set(name, out[next(name)].data as Float32Array);
+        for (const name of tensors.keys()) {
+          const t = out[next(name)];
+          if (t.location === "gpu-buffer") {
+            device.get(name)?.dispose();
+            device.set(name, t);
+          } else tensors.set(name, t.data as Float32Array);
+        }
         step += group.length;
         batchIndex += group.length;
         seen += b * group.length;
@@ -177,6 +200,7 @@ export async function train(program: TrainingProgram, data: { train: Split; test
           `epoch ${epoch + 1}/${cfg.epochs} ${bar(batchIndex / total)} ${batchIndex}/${total} loss ${(lossSum / seen).toFixed(4)} ${rate.toFixed(1)} img/s ETA ${formatTime(eta)}`,
         );
       }
+      await syncFromDevice(device, tensors);
       await session.release();
       if (interrupted) break;
       const time = (Date.now() - t0) / 1000;
@@ -255,6 +279,18 @@ async function evaluate(
     correct += Number(out.correct.data[0]);
   }
   return correct / split.count;
+}
+
+/** Bernoulli(1 − p) keep-masks from the run's seeded generator, for the lowered step's mask inputs. */
+function dropoutMask(rng: Rng, m: MaskInput, batch: number): ort.Tensor {
+  const shape = m.shape.map((d, i) => (i === 0 ? batch : (d as number)));
+  const keep = new Uint8Array(numel(shape));
+  for (let i = 0; i < keep.length; i++) keep[i] = rng.nextFloat() >= m.p ? 1 : 0;
+  return new ort.Tensor("bool", keep, shape);
+}
+
+async function syncFromDevice(device: Map<string, ort.Tensor>, tensors: Map<string, Float32Array>): Promise<void> {
+  for (const [name, t] of device) tensors.set(name, (await t.getData()) as Float32Array);
 }
 
 /** Consecutive batches of equal size, up to k at a time (the partial last batch runs alone). */

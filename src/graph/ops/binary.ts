@@ -15,7 +15,8 @@ function elementwise(type: string, vjp?: Vjp, resultType?: DType): OpDef {
     attrs: {},
     infer(inputs, _attrs, ctx) {
       const present = inputs.filter((v): v is NonNullable<typeof v> => v !== undefined);
-      if (present.length !== inputs.length || present.length < 2) return ctx.fail(`needs ${type === "Where" ? 3 : 2} inputs`);
+      const arity = type === "Where" ? 3 : 2;
+      if (present.length !== inputs.length || inputs.length !== arity) return ctx.fail(`needs ${arity} inputs`);
       const data = type === "Where" ? present.slice(1) : present;
       if (new Set(data.map((v) => v.dtype)).size > 1) return ctx.fail(`input types differ: ${data.map((v) => v.dtype).join(" vs ")}`);
       return [{ dtype: resultType ?? data[0].dtype, shape: broadcastShapes(present.map((v) => v.shape), ctx) }];
@@ -42,6 +43,8 @@ export const Pow = elementwise("Pow");
 export const Greater = elementwise("Greater", undefined, "bool");
 export const Less = elementwise("Less", undefined, "bool");
 export const Equal = elementwise("Equal", undefined, "bool");
+export const And = elementwise("And");
+export const Or = elementwise("Or");
 export const Where = elementwise("Where", (b, n, dY, w) => {
   const zero = b.scalar(0, dY.dtype);
   const cond = n.inputs[0]!;

@@ -23,16 +23,33 @@ function reshapeTarget(input: Shape, target: Shape, ctx: RuleContext): Dim[] {
   const dims = target.map((d, i) => (d === 0 ? input[i] : d));
   const minus = dims.findIndex((d) => d === -1);
   const total = dimProduct(input);
-  if (minus < 0) return dims;
+  const mismatch = () => ctx.fail(`cannot reshape ${formatShape(input)} (${total} elements) to ${formatShape(target)}`);
+  if (minus < 0) {
+    // A fixed target must hold as many elements as the input, where both counts are known
+    // (static, or the same symbol); anything else stays lenient.
+    const wanted = dimProduct(dims);
+    if (typeof total === "number" && typeof wanted === "number") {
+      if (total !== wanted) return mismatch();
+    } else if (typeof total === "string" && typeof wanted === "string") {
+      const [t, w] = [splitSymbol(total), splitSymbol(wanted)];
+      if (t.sym === w.sym && t.factor !== w.factor) return mismatch();
+    }
+    return dims;
+  }
   const known = dimProduct(dims.filter((_, i) => i !== minus));
   let inferred: Dim;
   if (typeof total === "number" && typeof known === "number") {
-    if (known === 0 || total % known !== 0) return ctx.fail(`cannot reshape ${formatShape(input)} (${total} elements) to ${formatShape(target)}`);
+    if (known === 0 || total % known !== 0) return mismatch();
     inferred = total / known;
   } else if (typeof total === "string" && typeof known === "number") {
     const s = splitSymbol(total);
-    if (s.factor % known !== 0) return ctx.fail(`cannot reshape ${formatShape(input)} to ${formatShape(target)}`);
+    if (known === 0 || s.factor % known !== 0) return ctx.fail(`cannot reshape ${formatShape(input)} to ${formatShape(target)}`);
     inferred = s.factor === known ? s.sym : `${s.sym}*${s.factor / known}`;
+  } else if (typeof total === "string" && typeof known === "string" && splitSymbol(total).sym === splitSymbol(known).sym) {
+    // e.g. [N,256,6,6] to [0,−1]: N·9216 / N = 9216
+    const [t, k] = [splitSymbol(total), splitSymbol(known)];
+    if (k.factor === 0 || t.factor % k.factor !== 0) return mismatch();
+    inferred = t.factor / k.factor;
   } else {
     inferred = `${ctx.node}_${minus}`;
   }
@@ -65,6 +82,9 @@ export const Transpose: OpDef = {
     if (!x) return ctx.fail("needs an input");
     const perm = (attrs.perm as number[] | undefined) ?? x.shape.map((_, i) => x.shape.length - 1 - i);
     if (perm.length !== x.shape.length) return ctx.fail(`perm ${formatShape(perm)} does not match rank ${x.shape.length}`);
+    if (perm.some((p, i) => !Number.isInteger(p) || p < 0 || p >= perm.length || perm.indexOf(p) !== i)) {
+      return ctx.fail(`perm ${formatShape(perm)} is not a permutation of 0..${perm.length - 1}`);
+    }
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }];
   },
   vjp(b, node, [dY]) {
@@ -118,7 +138,9 @@ export const Concat: OpDef = {
     const xs = inputs.filter((v): v is NonNullable<typeof v> => v !== undefined);
     if (xs.length === 0) return ctx.fail("needs inputs");
     const rank = xs[0].shape.length;
-    const axis = (((attrs.axis as number) ?? 0) + rank) % rank;
+    const a = (attrs.axis as number | undefined) ?? 0;
+    if (a < -rank || a >= rank) return ctx.fail(`axis ${a} is out of range for rank ${rank}`);
+    const axis = a < 0 ? a + rank : a;
     for (const x of xs) {
       if (x.shape.length !== rank || x.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) {
         return ctx.fail(`inputs ${xs.map((v) => formatShape(v.shape)).join(", ")} differ outside axis ${axis}`);
@@ -140,6 +162,16 @@ export const Pad: OpDef = {
     const r = x.shape.length;
     if (pads.length !== 2 * r) return ctx.fail(`pads has ${pads.length} entries, rank ${r} needs ${2 * r}`);
     return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === "number" ? d + pads[i] + pads[i + r] : pads[i] + pads[i + r] === 0 ? d : `${ctx.node}_${i}`)) }];
+  },
+};
+
+/** Range(start, limit, delta): 1-D, its length known only when all three are constants. */
+export const Range: OpDef = {
+  type: "Range",
+  attrs: {},
+  infer([start], _attrs, ctx) {
+    if (!start) return ctx.fail("needs start, limit and delta");
+    return [{ dtype: start.dtype, shape: [`${ctx.node}_length`] }];
   },
 };
 

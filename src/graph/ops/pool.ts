@@ -50,7 +50,8 @@ export const AveragePool: OpDef = {
   type: "AveragePool",
   attrs: { ...POOL_ATTRS, count_include_pad: "int" },
   infer([x], attrs, ctx) {
-    return [{ dtype: x!.dtype, shape: poolShape(x, attrs, ctx) }];
+    const shape = poolShape(x, attrs, ctx); // fails first when x is missing
+    return [{ dtype: x!.dtype, shape }];
   },
   vjp(b, node, [dY]) {
     const x = node.inputs[0]!;

@@ -68,10 +68,17 @@ export const LogSoftmax = softmaxLike("LogSoftmax");
 export const OneHot: OpDef = {
   type: "OneHot",
   attrs: { axis: "int" },
-  infer([indices, , values], _attrs, ctx) {
+  infer([indices, , values], attrs, ctx) {
     const depth = ctx.shapeValue(1);
     if (!indices || !values || !depth) return ctx.fail("needs indices, a constant depth and values");
-    return [{ dtype: values.dtype, shape: [...indices.shape, depth[0]] }];
+    // The depth becomes a new axis of the output (rank + 1), at `axis` (default −1: last).
+    const rank = indices.shape.length + 1;
+    const a = (attrs.axis as number | undefined) ?? -1;
+    if (a < -rank || a >= rank) return ctx.fail(`axis ${a} is out of range for rank ${rank}`);
+    const axis = a < 0 ? a + rank : a;
+    const shape = [...indices.shape];
+    shape.splice(axis, 0, depth[0]);
+    return [{ dtype: values.dtype, shape }];
   },
 };
 
@@ -81,7 +88,9 @@ export const ArgMax: OpDef = {
   infer([x], attrs, ctx) {
     if (!x) return ctx.fail("needs an input");
     const rank = x.shape.length;
-    const axis = (((attrs.axis as number | undefined) ?? 0) + rank) % rank;
+    const a = (attrs.axis as number | undefined) ?? 0;
+    if (a < -rank || a >= rank) return ctx.fail(`axis ${a} is out of range for rank ${rank}`);
+    const axis = a < 0 ? a + rank : a;
     const shape = attrs.keepdims === 0 ? x.shape.filter((_, i) => i !== axis) : x.shape.map((d, i) => (i === axis ? 1 : d));
     return [{ dtype: "int64", shape }];
   },

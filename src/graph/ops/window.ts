@@ -1,6 +1,7 @@
 /**
  * Sliding-window arithmetic shared by Conv, MaxPool and AveragePool: the one place where the
- * output-size formula floor((H + pb + pe − d·(k−1) − 1)/s) + 1 lives.
+ * output-size formula floor((H + pb + pe − d·(k−1) − 1)/s) + 1 lives (ceil in ceil_mode, less a
+ * last window that would start in the right padding).
  */
 import type { RuleContext } from "../op";
 import type { Dim } from "../types";
@@ -33,7 +34,9 @@ export function windowOutput(spatial: readonly Dim[], w: Window, ctx: RuleContex
       ctx.fail(`${kernelText} is larger than the padded input ${AXIS_NAMES[i] ?? `axis ${i}`} ${padText}=${padded}`);
     }
     const q = (padded - span) / s;
-    return (w.ceil ? Math.ceil(q) : Math.floor(q)) + 1;
+    const out = (w.ceil ? Math.ceil(q) : Math.floor(q)) + 1;
+    // ceil_mode (PyTorch, onnxruntime): a last window that would start in the right padding is dropped.
+    return w.ceil && (out - 1) * s >= size + pb ? out - 1 : out;
   });
 }
 
