@@ -158,6 +158,51 @@ describe("alexc train (LeNet, small limits)", () => {
     });
   });
 
+  /** Checkpoint tensors of two runs, byte for byte. */
+  function expectSameCheckpoint(a: string, b: string): void {
+    const ca = loadCheckpoint(path.join(a, "checkpoint.ckpt"));
+    const cb = loadCheckpoint(path.join(b, "checkpoint.ckpt"));
+    expect(cb.meta.step).toBe(ca.meta.step);
+    expect([...cb.tensors.keys()].sort()).toEqual([...ca.tensors.keys()].sort());
+    for (const [name, t] of ca.tensors) {
+      const u = cb.tensors.get(name)!;
+      expect(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(true);
+    }
+  }
+
+  const smallCnn = (args: readonly string[]) => runAlexc(["train", "test/fixtures/small-cnn.ts", "--data", synth, ...SMALL, ...args], T);
+
+  test("resume is exact with live dropout (seeded per epoch): small CNN, 2 epochs = 1 + --resume", () => {
+    const a = tmp.sub("dropout-straight");
+    const b = tmp.sub("dropout-resumed");
+    for (const r of [smallCnn(["--epochs", "2", "--out", a]), smallCnn(["--epochs", "1", "--out", b]), smallCnn(["--epochs", "2", "--resume", "--out", b])]) {
+      if (r.status !== 0) throw new Error(describeResult(r));
+    }
+    expectSameCheckpoint(a, b);
+  });
+
+  test("--steps-per-run 4 (one ONNX Loop per 4 steps) ends with the same weights as single steps", () => {
+    const a = tmp.sub("k1");
+    const b = tmp.sub("k4");
+    const ra = train(["--data", synth, ...SMALL, "--epochs", "2", "--out", a]);
+    const rb = train(["--data", synth, ...SMALL, "--epochs", "2", "--steps-per-run", "4", "--out", b]);
+    if (ra.status !== 0) throw new Error(describeResult(ra));
+    if (rb.status !== 0) throw new Error(describeResult(rb));
+    expectSameCheckpoint(a, b);
+  });
+
+  test("--lowering webgpu (on the CPU provider) trains the small CNN, with dropout masks from the run seed, and resumes exactly", () => {
+    const a = tmp.sub("webgpu-straight");
+    const b = tmp.sub("webgpu-resumed");
+    const wg = ["--lowering", "webgpu"];
+    for (const r of [smallCnn([...wg, "--epochs", "2", "--out", a]), smallCnn([...wg, "--epochs", "1", "--out", b]), smallCnn([...wg, "--epochs", "2", "--resume", "--out", b])]) {
+      if (r.status !== 0) throw new Error(describeResult(r));
+    }
+    expectSameCheckpoint(a, b);
+    const steps = lines(fs.readFileSync(path.join(a, "metrics.jsonl"), "utf8")).map((l) => JSON.parse(l) as { type: string; loss?: number });
+    expect(steps.filter((m) => m.type === "step").every((m) => Number.isFinite(m.loss))).toBe(true);
+  });
+
   test("a diverging run (--lr 1e6) finishes with a divergence warning naming test accuracy and train loss", () => {
     // What the trainer really does: a non-finite loss would throw DivergedError (exit 6), but
     // with Adam at lr 1e6 LeNet's loss stays finite (≈ 4e7), so the run completes (exit 0) and
