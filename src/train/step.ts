@@ -84,9 +84,7 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
     },
   });
   const [loss] = b.op("SoftmaxCrossEntropyLoss", [logits, labels], { reduction: "mean" }, { name: "loss/SoftmaxCrossEntropyLoss", outputNames: ["loss", "loss:log_prob"] });
-  const predicted = b.op1("ArgMax", [logits], { axis: 1, keepdims: 0 }, { name: "metrics/ArgMax" });
-  const hits = b.op1("Cast", [b.op1("Equal", [predicted, labels], {}, { name: "metrics/Equal" })], { to: DTYPE_CODE.int64 }, { name: "metrics/Cast" });
-  const correct = b.op1("ReduceSum", [hits], { keepdims: 0 }, { name: "metrics/ReduceSum", outputNames: ["correct"] });
+  const correct = correctCount(b, logits, labels);
 
   const grads = gradients(b, loss, paramValues);
 
@@ -118,8 +116,13 @@ export function buildEvalGraph(def: ModelDef): GraphBuilder {
   const x = preprocess(b, images, spec.preprocess!);
   const traced = trace(def, b, x, { training: false, params: (bb, name, dims) => bb.input(name, "float32", dims) });
   const logits = b.output(traced.output, "logits");
+  b.output(correctCount(b, logits, labels));
+  return b;
+}
+
+/** `correct`: how many rows of the batch have their argmax at the label. */
+function correctCount(b: GraphBuilder, logits: Value, labels: Value): Value {
   const predicted = b.op1("ArgMax", [logits], { axis: 1, keepdims: 0 }, { name: "metrics/ArgMax" });
   const hits = b.op1("Cast", [b.op1("Equal", [predicted, labels], {}, { name: "metrics/Equal" })], { to: DTYPE_CODE.int64 }, { name: "metrics/Cast" });
-  b.output(b.op1("ReduceSum", [hits], { keepdims: 0 }, { name: "metrics/ReduceSum", outputNames: ["correct"] }));
-  return b;
+  return b.op1("ReduceSum", [hits], { keepdims: 0 }, { name: "metrics/ReduceSum", outputNames: ["correct"] });
 }

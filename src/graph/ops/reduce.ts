@@ -35,23 +35,20 @@ export const ReduceSum: OpDef = {
   },
 };
 
-export const ReduceMean: OpDef = {
-  type: "ReduceMean",
-  attrs: { axes: "ints", keepdims: "int" },
-  infer([x], attrs, ctx) {
-    if (!x) return ctx.fail("needs an input");
-    return [{ dtype: x.dtype, shape: reduced(x, attrs.axes as number[] | undefined, attrs.keepdims !== 0, ctx) }];
-  },
-};
+/** Reductions whose axes are an attribute in opset 17. */
+function attributeAxesReduce(type: string): OpDef {
+  return {
+    type,
+    attrs: { axes: "ints", keepdims: "int" },
+    infer([x], attrs, ctx) {
+      if (!x) return ctx.fail("needs an input");
+      return [{ dtype: x.dtype, shape: reduced(x, attrs.axes as number[] | undefined, attrs.keepdims !== 0, ctx) }];
+    },
+  };
+}
 
-export const ReduceMax: OpDef = {
-  type: "ReduceMax",
-  attrs: { axes: "ints", keepdims: "int" },
-  infer([x], attrs, ctx) {
-    if (!x) return ctx.fail("needs an input");
-    return [{ dtype: x.dtype, shape: reduced(x, attrs.axes as number[] | undefined, attrs.keepdims !== 0, ctx) }];
-  },
-};
+export const ReduceMean = attributeAxesReduce("ReduceMean");
+export const ReduceMax = attributeAxesReduce("ReduceMax");
 
 export const Unsqueeze: OpDef = {
   type: "Unsqueeze",
