@@ -203,6 +203,24 @@ describe("alexc train (LeNet, small limits)", () => {
     expect(steps.filter((m) => m.type === "step").every((m) => Number.isFinite(m.loss))).toBe(true);
   });
 
+  test("training a built .onnx runs its training_info: same weights as training the model file", () => {
+    const built = path.join(tmp.sub("built"), "lenet.onnx");
+    const rb = runAlexc(["build", "models/lenet.ts", "-o", built], T);
+    if (rb.status !== 0) throw new Error(describeResult(rb));
+    const a = tmp.sub("from-ts");
+    const b = tmp.sub("from-onnx");
+    const ra = train(["--data", synth, ...SMALL, "--epochs", "1", "--out", a]);
+    const ro = runAlexc(["train", built, "--data", synth, ...SMALL, "--epochs", "1", "--out", b], T);
+    if (ra.status !== 0) throw new Error(describeResult(ra));
+    if (ro.status !== 0) throw new Error(describeResult(ro));
+    expectSameCheckpoint(a, b);
+    // Its trained model carries the updated state and step forward.
+    const check = onnxCheck(path.join(b, "lenet.onnx"));
+    if (check.status !== 0) throw new Error(check.stderr);
+    const wrong = runAlexc(["train", built, "--data", synth, ...SMALL, "--optimizer", "sgd", "--out", tmp.sub("wrong-opt")], T);
+    expectCleanFailure(wrong, /training_info runs adam; rebuild it with `alexc build --optimizer sgd`/);
+  });
+
   test("a diverging run (--lr 1e6) finishes with a divergence warning naming test accuracy and train loss", () => {
     // What the trainer really does: a non-finite loss would throw DivergedError (exit 6), but
     // with Adam at lr 1e6 LeNet's loss stays finite (≈ 4e7), so the run completes (exit 0) and
