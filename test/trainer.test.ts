@@ -3,10 +3,11 @@
  * exactness, one clear message and a non-zero exit for each bad input, divergence, and a
  * missing CUDA provider.
  */
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { loadCheckpoint } from "../src/train/checkpoint";
-import { CliResult, describeResult, lines, runAlexc } from "./helpers/cli";
+import { ALEXC_BIN, CliResult, describeResult, lines, REPO_ROOT, runAlexc } from "./helpers/cli";
 import { makeTmpDir } from "./helpers/tmp";
 import { IDX_NAMES, idxImages, idxLabels, writeSyntheticData } from "./helpers/train-idx";
 import { onnxCheck } from "./helpers/train-torch";
@@ -219,6 +220,35 @@ describe("alexc train (LeNet, small limits)", () => {
     if (check.status !== 0) throw new Error(check.stderr);
     const wrong = runAlexc(["train", built, "--data", synth, ...SMALL, "--optimizer", "sgd", "--out", tmp.sub("wrong-opt")], T);
     expectCleanFailure(wrong, /training_info runs adam; rebuild it with `alexc build --optimizer sgd`/);
+  });
+
+  test("Ctrl-C mid-epoch saves a checkpoint (exit 130); --resume continues at the next batch and ends with the same weights", async () => {
+    const args = ["--data", REAL_DATA, "--train-limit", "3000", "--test-limit", "32", "--batch-size", "16", "--threads", "1", "--epochs", "1"];
+    const a = tmp.sub("sigint-straight");
+    const b = tmp.sub("sigint-resumed");
+    const child = spawn(process.execPath, [ALEXC_BIN, "train", "models/lenet.ts", ...args, "--out", b], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const metrics = path.join(b, "metrics.jsonl");
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (fs.existsSync(metrics) && lines(fs.readFileSync(metrics, "utf8")).length >= 20) break;
+    }
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stdout).toMatch(/interrupted at epoch 1, batch \d+\/375: saved .*checkpoint\.ckpt; continue with --resume/);
+    const ck = loadCheckpoint(path.join(b, "checkpoint.ckpt"));
+    expect(ck.meta.epoch).toBe(0);
+    expect(ck.meta.batch).toBeGreaterThanOrEqual(20);
+    expect(ck.meta.batch).toBeLessThan(188);
+    expect(ck.meta.step).toBe(ck.meta.batch);
+    const resumed = train([...args, "--resume", "--out", b]);
+    if (resumed.status !== 0) throw new Error(describeResult(resumed));
+    const straight = train([...args, "--out", a]);
+    if (straight.status !== 0) throw new Error(describeResult(straight));
+    // LeNet has no dropout, so an interrupted-and-resumed run is exactly the straight one.
+    expectSameCheckpoint(a, b);
   });
 
   test("a diverging run (--lr 1e6) finishes with a divergence warning naming test accuracy and train loss", () => {

@@ -19,6 +19,8 @@ export interface CheckpointMeta {
   model: string;
   /** Completed epochs. */
   epoch: number;
+  /** Batches done in the next epoch, when a run was interrupted mid-epoch (Ctrl-C). */
+  batch?: number;
   /** Optimizer steps done. */
   step: number;
   seed: number;

@@ -106,6 +106,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   // Mutable tensors: parameters and optimizer state; plus the step counter.
   let { tensors, step } = program.initial();
   let startEpoch = 0;
+  /** Batches of the first epoch already done (a run interrupted mid-epoch). */
+  let skip = 0;
   if (cfg.resume) {
     if (!fs.existsSync(ckptPath)) throw new CheckpointError(`--resume: no checkpoint at ${ckptPath}`);
     const ck = loadCheckpoint(ckptPath);
@@ -118,7 +120,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     }
     step = ck.meta.step;
     startEpoch = ck.meta.epoch;
-    log.line(`resumed from ${ckptPath}: epoch ${startEpoch}, step ${step}`);
+    skip = ck.meta.batch ?? 0;
+    log.line(`resumed from ${ckptPath}: epoch ${startEpoch}${skip ? `, batch ${skip}` : ""}, step ${step}`);
   }
 
   if (cfg.lowering === "webgpu" && !program.loweredStepModel) {
@@ -151,10 +154,10 @@ export async function train(program: TrainingProgram, data: { train: Split; test
       let seen = 0;
       let lossSum = 0;
       let correct = 0;
-      let batchIndex = 0;
+      let batchIndex = epoch === startEpoch ? skip : 0;
       const total = sampler.batchesPerEpoch;
       const lr = new ort.Tensor("float32", new Float32Array([cfg.lr]), []);
-      for (const group of groupBatches(sampler.epoch(), k)) {
+      for (const group of groupBatches(dropFirst(sampler.epoch(), batchIndex), k)) {
         if (interrupted) break;
         const b = group[0].length;
         const batch = gatherBatch(data.train, concat(group));
@@ -202,7 +205,12 @@ export async function train(program: TrainingProgram, data: { train: Split; test
       }
       await syncFromDevice(device, tensors);
       await session.release();
-      if (interrupted) break;
+      if (interrupted) {
+        // Ctrl-C: keep the work of this epoch so far; --resume continues at the next batch.
+        saveCheckpoint(ckptPath, checkpointOf(program.name, cfg, tensors, dims, epoch, step, batchIndex));
+        log.line(`interrupted at epoch ${epoch + 1}, batch ${batchIndex}/${total}: saved ${ckptPath}; continue with --resume`);
+        break;
+      }
       const time = (Date.now() - t0) / 1000;
       const testAcc = await evaluate(evalSession, data.test, tensors, dims, cfg.evalBatchSize);
       const m: EpochMetrics = {
@@ -232,10 +240,7 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     process.removeListener("SIGINT", onSigint);
     await evalSession.release();
   }
-  if (interrupted) {
-    log.line(`interrupted: the last completed epoch's checkpoint is ${ckptPath}; continue with --resume`);
-    throw new InterruptedError("training interrupted (SIGINT)");
-  }
+  if (interrupted) throw new InterruptedError("training interrupted (SIGINT)");
   const trained = path.join(cfg.out, `${program.name}.onnx`);
   writeFileAtomic(trained, program.trainedModel(tensors, step));
   log.line(`wrote ${trained} and ${metricsFile}`);
@@ -250,10 +255,18 @@ export function dropoutSeed(seed: number, epoch: number): number {
   return Rng.derive(seed, "dropout", epoch).nextU32() % 2147483647;
 }
 
-function checkpointOf(model: string, cfg: TrainConfig, tensors: Map<string, Float32Array>, dims: Map<string, readonly number[]>, epoch: number, step: number): Checkpoint {
+function checkpointOf(
+  model: string,
+  cfg: TrainConfig,
+  tensors: Map<string, Float32Array>,
+  dims: Map<string, readonly number[]>,
+  epoch: number,
+  step: number,
+  batch = 0,
+): Checkpoint {
   const { out: _out, resume: _resume, ...config } = cfg;
   return {
-    meta: { model, epoch, step, seed: cfg.seed, config },
+    meta: { model, epoch, step, seed: cfg.seed, config, ...(batch ? { batch } : {}) },
     tensors: new Map([...tensors].map(([name, data]) => [name, { dims: [...dims.get(name)!], data }])),
   };
 }
@@ -291,6 +304,11 @@ function dropoutMask(rng: Rng, m: MaskInput, batch: number): ort.Tensor {
 
 async function syncFromDevice(device: Map<string, ort.Tensor>, tensors: Map<string, Float32Array>): Promise<void> {
   for (const [name, t] of device) tensors.set(name, (await t.getData()) as Float32Array);
+}
+
+function* dropFirst<T>(items: Iterable<T>, n: number): Generator<T> {
+  let i = 0;
+  for (const item of items) if (i++ >= n) yield item;
 }
 
 /** Consecutive batches of equal size, up to k at a time (the partial last batch runs alone). */
