@@ -237,7 +237,7 @@ describe("alexc train (LeNet, small limits)", () => {
     }
     child.kill("SIGINT");
     expect(await exited).toBe(130);
-    expect(stdout).toMatch(/interrupted at epoch 1, batch \d+\/375: saved .*checkpoint\.ckpt; continue with --resume/);
+    expect(stdout).toMatch(/interrupted at epoch 1, batch \d+\/188: saved .*checkpoint\.ckpt; continue with --resume/);
     const ck = loadCheckpoint(path.join(b, "checkpoint.ckpt"));
     expect(ck.meta.epoch).toBe(0);
     expect(ck.meta.batch).toBeGreaterThanOrEqual(20);
