@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { describeResult, lines, REPO_ROOT, runAlexc } from "./helpers/cli";
 import { listDir, makeTmpDir } from "./helpers/tmp";
+import { python } from "./helpers/python";
 import { Rng } from "../src/graph/random";
 
 const ALEXNET = "models/alexnet.ts";
@@ -289,6 +290,32 @@ describe("alexc build: an unwritable -o path", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
+describe("alexc inspect: a model exported by PyTorch", () => {
+  test("decodes torch.onnx.export's AlexNet-like file and counts its parameters", () => {
+    const d = tmp.sub("torch-export");
+    const file = path.join(d, "torch.onnx");
+    // Debian's PyTorch exports the model; its parameter count is the reference.
+    const count = python(
+      [
+        "import sys, torch",
+        "from torch import nn",
+        "torch.manual_seed(0)",
+        "net = nn.Sequential(nn.Conv2d(1, 8, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 14 * 14, 10)).eval()",
+        "torch.onnx.export(net, torch.zeros(1, 1, 28, 28), sys.argv[1], opset_version=13, input_names=['image'], output_names=['logits'])",
+        "print(sum(p.numel() for p in net.parameters()))",
+      ].join("\n"),
+      [file],
+    ).trim();
+    const r = runAlexc(["inspect", file]);
+    if (r.status !== 0) throw new Error(describeResult(r));
+    expect(r.stdout).toMatch(/opsets: ai\.onnx 13/);
+    expect(r.stdout).toMatch(/producer: pytorch/);
+    expect(r.stdout).toMatch(/Inputs: image \[1,1,28,28\]/);
+    for (const op of ["Conv", "Relu", "MaxPool", "Flatten", "Gemm"]) expect(r.stdout).toMatch(new RegExp(`\\b${op}\\b`));
+    expect(r.stdout).toContain(`Total params: ${Number(count).toLocaleString("en-US")}`);
+  });
+});
 
 describe("alexc inspect: files that are not ONNX models", () => {
   test.each([
