@@ -6,7 +6,7 @@
  */
 import { AttrValue, Attrs, OpDef, RuleContext } from "./op";
 import { lookupOp } from "./ops";
-import { captureSource, SourceLoc } from "./source";
+import type { SourceLoc } from "./source";
 import { DType, makeTensor, Shape, TensorData, Value } from "./types";
 
 export interface Node {
@@ -200,4 +200,3 @@ export class GraphBuilder {
   }
 }
 
-export { captureSource };
