@@ -91,16 +91,17 @@ async function compareStep(c: Case): Promise<void> {
     for (let i = 0; i < g.length; i++) gErr = Math.max(gErr, Math.abs(g[i] - tg[i]));
     if (!(gErr <= 1e-4 * gMax)) failures.push(`${p.name}: gradient max |diff| ${gErr} > 1e-4 × max|grad| ${gMax}`);
 
-    // Updated parameters. Adam's first step is p − lr·g/(|g| + ε) ≈ p − lr·sign(g): for a
-    // gradient at float-rounding level (both implementations sum in different orders) the
-    // sign, and so the update, is arbitrary. Those elements are skipped for Adam; SGD's
-    // update lr·g is continuous in g, so every SGD element is compared.
+    // Updated parameters. Adam's first step is p − lr·g/(|g| + ε): where |g| is near ε = 1e-8
+    // the update swings with g's last digits (both implementations sum in different orders, and
+    // the gradients above agree only to 1e-4·max|g|). For |g| ≥ 100ε the update is lr·sign(g) to
+    // within 1%, so it is well defined; smaller gradients were compared above and are skipped
+    // here. SGD's update lr·g is continuous in g, so every SGD element is compared.
     const np = out[next(p.name)].data as Float32Array;
     const pMax = maxAbs(tp);
     let pErr = 0;
     let worst = -1;
     for (let i = 0; i < np.length; i++) {
-      if (c.optimizer === "adam" && !(Math.abs(tg[i]) > 1e-6 * gMax)) continue;
+      if (c.optimizer === "adam" && !(Math.abs(tg[i]) > Math.max(1e-6, 1e-6 * gMax))) continue;
       const e = Math.abs(np[i] - tp[i]);
       if (e > pErr) [pErr, worst] = [e, i];
     }
@@ -113,9 +114,9 @@ describe("one training step matches PyTorch", () => {
   test("LeNet, batch 8, Adam lr 1e-3", () => compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "adam", lr: 1e-3, resize: 28 }));
   test("LeNet, batch 8, SGD lr 1e-2 momentum 0.9", () =>
     compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "sgd", lr: 1e-2, momentum: 0.9, resize: 28 }));
-  // AlexNet (58M parameters, 233 MB of weights through torch_ref's .npz) is slow on 2 CPU
-  // cores and was not verified to finish in time: opt in with ALEXC_SLOW_TESTS=1.
-  (process.env.ALEXC_SLOW_TESTS ? test : test.skip)("AlexNet (224×224), batch 2, Adam lr 1e-3", () => compareStep({ model: "models/alexnet.ts", batch: 2, optimizer: "adam", lr: 1e-3, resize: 224 }), 240_000);
+  // AlexNet: about 2 minutes on 2 cores (the PyTorch reference and 700 MB of parameters,
+  // gradients and Adam state crossing between the two processes).
+  test("AlexNet (224×224), batch 2, Adam lr 1e-3", () => compareStep({ model: "models/alexnet.ts", batch: 2, optimizer: "adam", lr: 1e-3, resize: 224 }), 400_000);
 });
 
 describe("the built training model", () => {
