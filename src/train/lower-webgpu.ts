@@ -72,7 +72,10 @@ export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[] } {
     }
   }
   for (const o of g.outputs) b.outputs.push(map.get(o.name)!);
-  return { graph: b.build(g.doc), masks };
+  // Constants only the replaced ops read (dropout ratios, OneHot depths) are dropped.
+  const graph = b.build(g.doc);
+  const used = new Set(graph.nodes.flatMap((n) => n.inputs.map((v) => v?.name)));
+  return { graph: { ...graph, initializers: graph.initializers.filter((t) => used.has(t.name)) }, masks };
 }
 
 function range(n: number): number[] {
