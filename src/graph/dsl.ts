@@ -155,17 +155,18 @@ export interface LinearOptions {
  * A traced tensor: its graph value plus the trace it belongs to. `S` is its shape as a type
  * (shape-types.ts): each layer method's overload reads it through a `this` parameter and
  * returns the output shape, or turns an argument's type into a ShapeError. No member holds
- * `S`, so tensors of any shapes stay assignable to one another.
+ * `S`, so tensors of any shapes stay assignable to one another. `D` is the element type.
  */
-export class Tensor<S extends Shape = Shape> {
+export class Tensor<S extends Shape = Shape, D extends DType = "float32"> {
   constructor(readonly value: Value, readonly tracer: Tracer) {}
 
   get shape(): readonly Dim[] {
     return this.value.shape;
   }
 
-  get dtype(): DType {
-    return this.value.dtype;
+  /** The element type, in the type too: every DSL layer computes in float32. */
+  get dtype(): D {
+    return this.value.dtype as D;
   }
 
   private next(v: Value): Tensor {
@@ -287,7 +288,7 @@ export class Tensor<S extends Shape = Shape> {
     const t = this.tracer;
     const layer = t.layerName("dropout", name);
     if (!(p >= 0 && p < 1)) throw new ModelError(`${layer}: dropout probability must be in [0, 1), got ${p}`);
-    if (!t.opts.training || t.opts.dropout === false || p === 0) return this;
+    if (!t.opts.training || t.opts.dropout === false || p === 0) return this.next(this.value);
     const b = t.b;
     const seed = ((t.opts.dropoutSeed ?? 0) + hashName(layer)) % 2147483647;
     const [out] = t.emit(layer, "Dropout", [this.value, b.scalar(p), b.constant("bool", [], [1])], { seed }, loc, 2);
