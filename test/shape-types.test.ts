@@ -442,7 +442,7 @@ describe("type-level shapes", () => {
     let last = input;
     const want = calls.map((call) => {
       if (call.method !== "dropout") last = nodes[i++]; // inference graphs have no Dropout node
-      return `${call.method}: Tensor<${expectedType(input, last)}>`;
+      return `${call.method}: Tensor<${expectedType(input, last)}, "float32">`;
     });
     const got = calls.map((call) => `${call.method}: ${call.type}`);
     expect(i).toBe(nodes.length);
@@ -461,9 +461,9 @@ describe("type-level shapes", () => {
       }
     };
     visit(sf);
-    expect(shown[0]).toBe('conv2d Tensor<readonly ["N", 96, 55, 55]>');
-    expect(shown).toContain('maxPool2d Tensor<readonly ["N", 256, 6, 6]>');
-    expect(shown).toContain('flatten Tensor<readonly ["N", 9216]>');
-    expect(shown[shown.length - 1]).toBe('linear Tensor<readonly ["N", 10]>');
+    expect(shown[0]).toBe('conv2d Tensor<readonly ["N", 96, 55, 55], "float32">');
+    expect(shown).toContain('maxPool2d Tensor<readonly ["N", 256, 6, 6], "float32">');
+    expect(shown).toContain('flatten Tensor<readonly ["N", 9216], "float32">');
+    expect(shown[shown.length - 1]).toBe('linear Tensor<readonly ["N", 10], "float32">');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Type-level shapes: the DSL's build-time shape rules, evaluated by the TypeScript checker so
  * that `tsc --noEmit` (and the editor) reports a model's shape errors at the line that makes
- * the layer, and hovering a layer's result shows its shape, e.g. `Tensor<readonly ["N", 96, 55, 55]>`.
+ * the layer, and hovering a layer's result shows its shape, e.g. `Tensor<readonly ["N", 96, 55, 55], "float32">`.
  *
  * Dims are literal types: number literals for known sizes, string literals for symbols ("N").
  * Sizes are computed with schoolbook decimal arithmetic on digit tuples (see "Natural numbers"
