@@ -49,13 +49,3 @@ export interface OpDef {
   /** Inputs that never carry a gradient (indices, shapes, ratios...). */
   readonly nondiff?: readonly number[];
 }
-
-export function intAttr(attrs: Attrs, key: string, fallback: number): number {
-  const v = attrs[key];
-  return typeof v === "number" ? v : fallback;
-}
-
-export function intsAttr(attrs: Attrs, key: string, fallback: readonly number[]): readonly number[] {
-  const v = attrs[key];
-  return Array.isArray(v) ? (v as readonly number[]) : fallback;
-}

@@ -44,21 +44,6 @@ export interface StepGraph {
 export const STEP_COUNTER = "step";
 export const next = (name: string) => `${name}.next`;
 
-/** Parameter names and shapes, from an inference trace (no data is generated). */
-export function modelParams(def: ModelDef): ParamInfo[] {
-  const b = new GraphBuilder("params");
-  const infos: ParamInfo[] = [];
-  const input = b.input("input", "float32", def.spec.input);
-  trace(def, b, input, {
-    training: false,
-    params: (bb, name, dims, fanIn) => {
-      infos.push({ name, dims, fanIn });
-      return bb.input(name, "float32", dims);
-    },
-  });
-  return infos;
-}
-
 function mutable(b: GraphBuilder, mode: StepGraphOptions["mode"], name: string, dtype: Value["dtype"], dims: readonly number[]): Value {
   return mode === "inputs" ? b.input(name, dtype, dims) : b.adopt({ name, dtype, shape: dims });
 }

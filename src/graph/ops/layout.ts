@@ -1,8 +1,8 @@
 /** Ops that move or reinterpret data without arithmetic: Flatten, Reshape, Transpose, Slice, Concat, Pad, Expand, Shape, Size, ConstantOfShape. */
+import type { GraphBuilder } from "../ir";
 import { OpDef, RuleContext } from "../op";
-import { Dim, dimProduct, formatShape, Shape, splitSymbol, TensorData } from "../types";
+import { Dim, dimProduct, formatShape, isStatic, Shape, splitSymbol, TensorData, Value } from "../types";
 import { broadcastShapes } from "./broadcast";
-import { reshapeLike } from "./pool";
 
 export const Flatten: OpDef = {
   type: "Flatten",
@@ -215,3 +215,12 @@ export const ConstantOfShape: OpDef = {
   },
 };
 
+/** Reshapes `v` to `like`'s shape: static where only the batch is symbolic, else via Shape. */
+export function reshapeLike(b: GraphBuilder, v: Value, like: Value): Value {
+  const rest = like.shape.slice(1);
+  if (isStatic(rest) && like.shape.length > 0) {
+    const lead = typeof like.shape[0] === "number" ? (like.shape[0] as number) : -1;
+    return b.op1("Reshape", [v, b.ints([lead, ...rest])]);
+  }
+  return b.op1("Reshape", [v, b.op1("Shape", [like])]);
+}

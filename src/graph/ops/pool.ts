@@ -4,9 +4,9 @@
  * overwrites, would be wrong. AveragePool's gradient is a depthwise ConvTranspose with a
  * constant 1/(k·k) kernel.
  */
-import type { GraphBuilder } from "../ir";
 import { OpDef, RuleContext } from "../op";
 import { isStatic, makeTensor, numel, TensorType, Value } from "../types";
+import { reshapeLike } from "./layout";
 import { transposeOutputPadding, windowFromAttrs, windowOutput } from "./window";
 
 const POOL_ATTRS = { kernel_shape: "ints", strides: "ints", pads: "ints", dilations: "ints", ceil_mode: "int" } as const;
@@ -77,13 +77,3 @@ export const AveragePool: OpDef = {
     return [dX];
   },
 };
-
-/** Reshapes `v` to `like`'s shape: static where only the batch is symbolic, else via Shape. */
-export function reshapeLike(b: GraphBuilder, v: Value, like: Value): Value {
-  const rest = like.shape.slice(1);
-  if (isStatic(rest) && like.shape.length > 0) {
-    const lead = typeof like.shape[0] === "number" ? (like.shape[0] as number) : -1;
-    return b.op1("Reshape", [v, b.ints([lead, ...rest])]);
-  }
-  return b.op1("Reshape", [v, b.op1("Shape", [like])]);
-}
