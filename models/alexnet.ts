@@ -13,6 +13,9 @@ export default model(
     preprocess: { raw: [1, 28, 28], resize: 224 },
     // The seed's working protocol: Adam, lr 1e-3, batch 128, 3 epochs (lr 1e-2 diverged).
     train: { epochs: 3, batchSize: 128, lr: 1e-3, optimizer: "adam" },
+    // The seed's `class AlexNet` keeps its layers in two nn.Sequential, `conv` and `fc`:
+    // `alexc export-weights` writes (and `--init-from` reads) its state_dict names.
+    torchNames: { conv1: "conv.0", conv2: "conv.3", conv3: "conv.6", conv4: "conv.8", conv5: "conv.10", fc1: "fc.0", fc2: "fc.3", fc3: "fc.6" },
   },
   (x) =>
     x

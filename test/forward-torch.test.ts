@@ -9,14 +9,10 @@
  * ALEXC_TEST_REPORT=1 prints the agreement statistics of each comparison.
  */
 import "./helpers/train-realm"; // first: jest's sandbox must use the main realm's typed arrays (see there)
-import * as ort from "onnxruntime-node";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import lenet from "../models/lenet";
-import { Rng } from "../src/graph/random";
-import { REPO_ROOT } from "./helpers/cli";
-import { agreement, formatAgreement } from "./helpers/compare";
+import { expectClose, maxAbs, randomImages, runOrtNode, runOrtWeb } from "./helpers/logits";
 import { snapshotInChild, snapshotModel } from "./helpers/model-snapshot";
 import { decodeModel } from "../src/emit/decode";
 import { encodeModel } from "../src/emit/encode";
@@ -34,41 +30,12 @@ beforeAll(() => {
 });
 afterAll(() => tmp.remove());
 
-/** Image-like input in [0, 1), seeded. */
-function randomImages(shape: number[], seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < out.length; i++) out[i] = rng.nextFloat();
-  return out;
-}
-
-async function runOrtNode(model: string, x: Float32Array, shape: number[]): Promise<{ data: Float32Array; dims: number[] }> {
-  const session = await ort.InferenceSession.create(model);
-  try {
-    expect(session.inputNames).toEqual(["input"]);
-    expect(session.outputNames).toEqual(["logits"]);
-    const result = await session.run({ input: new ort.Tensor("float32", x, shape) });
-    const y = result.logits;
-    return { data: y.data as Float32Array, dims: y.dims.map(Number) };
-  } finally {
-    await session.release();
-  }
-}
-
 function runTorch(model: string, x: Float32Array, shape: number[], tag: string): NpyArray {
   const inFile = path.join(tmp.dir, `${tag}-in.npy`);
   const outFile = path.join(tmp.dir, `${tag}-torch.npy`);
   writeNpy(inFile, x, shape);
   torchForward(model, inFile, outFile);
   return readNpy(outFile);
-}
-
-/** Asserts both criteria; the message carries the statistics. */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  const a = agreement(actual, expected, rtol, atol);
-  const report = `${what}: ${formatAgreement(a)}`;
-  if (process.env.ALEXC_TEST_REPORT) console.log(report);
-  expect({ report, relToMaxOk: a.relToMax <= rtol, violations: a.violations }).toEqual({ report, relToMaxOk: true, violations: 0 });
 }
 
 /**
@@ -215,18 +182,9 @@ describe("LeNet: onnxruntime-node, PyTorch and onnxruntime-web agree", () => {
   });
 
   test("onnxruntime-web (WASM) vs onnxruntime-node within 1e-5 relative", () => {
-    const inFile = path.join(tmp.dir, "lenet-web-in.npy");
-    const outFile = path.join(tmp.dir, "lenet-web-out.npy");
-    writeNpy(inFile, x, shape);
-    const r = spawnSync(process.execPath, ["-r", "tsx/cjs", path.join(REPO_ROOT, "test", "helpers", "ort-web-run.ts"), model, inFile, outFile], {
-      cwd: REPO_ROOT,
-      encoding: "utf8",
-      timeout: 120_000,
-    });
-    if (r.status !== 0) throw new Error(`ort-web-run.ts exited ${r.status}:\n${r.stderr}`);
-    const web = readNpy(outFile);
-    expect(web.shape).toEqual([3, 10]);
-    expectClose(web.data as Float32Array, ortY.data, RTOL_WEB, RTOL_WEB * 1e-2 * maxAbs(ortY.data), "LeNet ORT-web vs ORT-node");
+    const web = runOrtWeb(model, x, shape, tmp.dir, "lenet");
+    expect(web.dims).toEqual([3, 10]);
+    expectClose(web.data, ortY.data, RTOL_WEB, RTOL_WEB * 1e-2 * maxAbs(ortY.data), "LeNet ORT-web vs ORT-node");
   });
 
   test("the batch dimension is symbolic: one image and five images run on the same file", async () => {
@@ -238,8 +196,3 @@ describe("LeNet: onnxruntime-node, PyTorch and onnxruntime-web agree", () => {
   });
 });
 
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}

@@ -7,6 +7,10 @@ import { loadModelFile } from "./load-model";
 import { trainingInfo } from "../train/training-info";
 import { makeOptimizer } from "../train/optim/make";
 import { UsageError } from "../graph/errors";
+import { parameterShapes } from "../graph/trace";
+import { readSafetensorsFile } from "../emit/safetensors";
+import { matchWeights } from "../emit/state-dict";
+import { toFloat16 } from "../emit/to-float16";
 
 interface BuildArgs {
   model: string;
@@ -14,6 +18,8 @@ interface BuildArgs {
   seed: number;
   training: boolean;
   optimizer: string;
+  "init-from"?: string;
+  dtype: "float32" | "float16";
 }
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
@@ -26,6 +32,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       .option("seed", { type: "number", default: 0, describe: "seed for parameter initialisation" })
       .option("training", { type: "boolean", default: true, describe: "include the training algorithm (training_info); --no-training omits it" })
       .option("optimizer", { choices: ["adam", "sgd"], default: "adam", describe: "optimizer of the training algorithm (state lives in training_info)" })
+      .option("dtype", { choices: ["float32", "float16"] as const, default: "float32" as const, describe: "float16: weights and activations in half precision, inference only (implies --no-training)" })
+      .option("init-from", { type: "string", describe: "parameter values from a .safetensors file (PyTorch state_dict or alexc names) instead of --seed's initialisation" })
       .example("$0 build models/alexnet.ts -o alexnet.onnx", "compile AlexNet"),
   handler: (args) => {
     const t0 = Date.now();
@@ -35,11 +43,16 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     }
     const def = loadModelFile(args.model);
     const optimizer = makeOptimizer(args.optimizer, def.spec.train);
+    const initFrom = args["init-from"];
+    const weights = initFrom
+      ? matchWeights(readSafetensorsFile(initFrom).tensors, parameterShapes(def), def.spec.torchNames ?? {}, initFrom)
+      : undefined;
     const proto = compileModel(def, {
       seed: args.seed,
-      trainingInfo: args.training ? (d, seed) => trainingInfo(d, optimizer, seed) : undefined,
+      weights,
+      trainingInfo: args.training && args.dtype === "float32" ? (d, seed) => trainingInfo(d, optimizer, seed) : undefined,
     });
-    const bytes = encodeModel(proto);
+    const bytes = encodeModel(args.dtype === "float16" ? toFloat16(proto, args.model) : proto);
     writeFileAtomic(args.output, bytes);
     const mb = (bytes.byteLength / 1e6).toFixed(1);
     process.stdout.write(`wrote ${args.output} (${def.spec.name}, ${mb} MB) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -11,6 +11,9 @@ import { buildCommand } from "./build";
 import { inspectCommand } from "./inspect";
 import { trainCommand } from "./train";
 import { exportStepCommand } from "./export-step";
+import { exportWeightsCommand } from "./export-weights";
+import { exportCommand } from "./export";
+import { predictCommand } from "./predict";
 
 export const EXIT_USAGE = 64;
 
@@ -23,9 +26,12 @@ export async function main(argv: string[]): Promise<void> {
       .command(buildCommand)
       .command(inspectCommand)
       .command(trainCommand)
+      .command(predictCommand)
       .command(exportStepCommand)
+      .command(exportCommand)
+      .command(exportWeightsCommand)
       .option("verbose", { type: "boolean", describe: "show stack traces for errors", global: true })
-      .demandCommand(1, "name a command: build, inspect, train, export-step")
+      .demandCommand(1, "name a command: build, inspect, train, predict, export, export-step, export-weights")
       .strict()
       .help()
       .alias("h", "help")

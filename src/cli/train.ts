@@ -29,6 +29,7 @@ interface TrainArgs {
   "test-limit"?: number;
   out: string;
   resume: boolean;
+  "init-from"?: string;
   "steps-per-run": number;
   lowering?: "default" | "webgpu";
 }
@@ -60,6 +61,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("steps-per-run", { type: "number", default: 1, describe: "optimizer steps per onnxruntime run (an ONNX Loop; keeps state on a GPU device)" })
       .option("lowering", { choices: ["default", "webgpu"] as const, describe: "step graph formulation (webgpu: no Dropout/OneHot/Loop/MaxPool-indices ops; default with --ep webgpu)" })
       .option("resume", { type: "boolean", default: false, describe: "continue from the checkpoint in --out" })
+      .option("init-from", { type: "string", describe: "start from these weights (.safetensors, PyTorch state_dict or alexc names)" })
       .example("$0 train models/lenet.ts", "LeNet with its defaults (≈0.85+ test accuracy in 3 epochs)")
       .example("$0 train models/alexnet.ts --epochs 1 --batch-size 32 --train-limit 256 --test-limit 128 --out /tmp/run", "a quick AlexNet run"),
   handler: async (args) => {
@@ -92,6 +94,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       threads: args.threads,
       out: args.out,
       resume: args.resume,
+      initFrom: args["init-from"],
       evalBatchSize: 256,
       lowering: args.lowering ?? (args.ep === "webgpu" ? "webgpu" : "default"),
       stepsPerRun: Math.max(1, Math.floor(positive("steps-per-run", args["steps-per-run"]) ?? 1)),

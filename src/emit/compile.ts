@@ -9,6 +9,7 @@ import type { Node } from "../graph/ir";
 import { buildInferenceGraph } from "../graph/trace";
 import { graphProto, modelProto } from "./encode";
 import type { onnx } from "./proto";
+import { TORCH_NAMES_KEY } from "./state-dict";
 
 export interface CompileOptions {
   readonly seed: number;
@@ -37,6 +38,7 @@ export function modelMetadata(def: ModelDef, seed: number): Record<string, strin
     });
   }
   if (spec.train) meta["alexc.train_defaults"] = JSON.stringify(spec.train);
+  if (spec.torchNames) meta[TORCH_NAMES_KEY] = JSON.stringify(spec.torchNames);
   return meta;
 }
 

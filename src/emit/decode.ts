@@ -1,6 +1,7 @@
 /** ONNX bytes → ModelProto, with a clear error for anything that is not an ONNX model. */
 import * as fs from "fs";
 import { IoError } from "../graph/errors";
+import * as protobuf from "protobufjs/minimal";
 import { onnx } from "./proto";
 
 export function decodeModel(bytes: Uint8Array, source: string): onnx.ModelProto {
@@ -26,4 +27,32 @@ export function readModelFile(file: string): onnx.ModelProto {
     throw new IoError(err.code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read (${err.code})`);
   }
   return decodeModel(bytes, file);
+}
+
+/** The value of a metadata_props key, if the model has it. */
+export function metadataValue(m: onnx.IModelProto, key: string): string | undefined {
+  return (m.metadataProps ?? []).find((p) => p.key === key)?.value ?? undefined;
+}
+
+/**
+ * Only the metadata_props of an ONNX file (ModelProto field 14), read by skipping the other
+ * top-level fields — no graph or weights decoded, so cheap on a 700 MB model.
+ */
+export function readMetadataOnly(bytes: Uint8Array, source: string): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    const r = protobuf.Reader.create(bytes);
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag >>> 3 === 14 && (tag & 7) === 2) {
+        const entry = onnx.StringStringEntryProto.decode(r.bytes());
+        out.set(entry.key, entry.value);
+      } else {
+        r.skipType(tag & 7);
+      }
+    }
+  } catch (e) {
+    throw new IoError(`${source}: not an ONNX model (${(e as Error).message})`);
+  }
+  return out;
 }

@@ -53,6 +53,12 @@ export interface ModelSpec<In extends Shape = Shape> {
   readonly classes?: readonly string[];
   readonly preprocess?: Preprocess;
   readonly train?: TrainDefaults;
+  /**
+   * PyTorch module paths of the layers, for weights in and out (`alexc export-weights`,
+   * `--init-from`): `{ conv1: "conv.0" }` names conv1's weight `conv.0.weight`, as the
+   * state_dict of the PyTorch class this model mirrors. Layers not listed keep alexc's names.
+   */
+  readonly torchNames?: Readonly<Record<string, string>>;
 }
 
 export interface ModelDef {

@@ -48,3 +48,11 @@ export function buildInferenceGraph(
   b.output(output, "logits");
   return { b, output, params };
 }
+
+/** The model's parameters, by name and shape, traced without initialising any. */
+export function parameterShapes(def: ModelDef): { name: string; dims: number[] }[] {
+  const b = new GraphBuilder(def.spec.name);
+  const input = b.input(def.spec.inputName ?? "input", "float32", def.spec.input);
+  const { params } = trace(def, b, input, { params: (bb, name, dims) => bb.input(name, "float32", dims), training: false });
+  return params.map((p) => ({ name: p.name, dims: p.shape.map(Number) }));
+}

@@ -19,6 +19,8 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
     name: def.spec.name,
     rawShape: def.spec.preprocess.raw,
     mutable: [...shape.params.map((p) => ({ name: p.name, dims: p.dims })), ...shape.state.map((s) => ({ name: s.name, dims: s.dims }))],
+    params: shape.params.map((p) => ({ name: p.name, dims: p.dims })),
+    torchNames: def.spec.torchNames ?? {},
     optimizer: optimizer.name,
     defaults: def.spec.train ?? {},
     initial() {

@@ -9,36 +9,23 @@ import { ModelError } from "../graph/errors";
 import { DTYPE_CODE, makeTensor } from "../graph/types";
 import { encodeModel, tensorProto, typeProto } from "../emit/encode";
 import { onnx } from "../emit/proto";
+import { floatValues } from "../emit/tensor-data";
+import { metadataValue } from "../emit/decode";
+import { torchNamesFromMetadata } from "../emit/state-dict";
 import type { TrainingProgram } from "./program";
 import { next, STEP_COUNTER } from "./step";
 
 const AT = onnx.AttributeProto.AttributeType;
-
-function floats(t: onnx.ITensorProto, where: string): Float32Array {
-  if (t.dataType !== DTYPE_CODE.float32) throw new ModelError(`${where}: tensor '${t.name}' is not float32`);
-  const count = (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
-  if (t.rawData && t.rawData.length === count * 4) {
-    const out = new Float32Array(count);
-    new Uint8Array(out.buffer).set(t.rawData);
-    return out;
-  }
-  if (t.floatData && t.floatData.length === count) return Float32Array.from(t.floatData);
-  throw new ModelError(`${where}: tensor '${t.name}' holds no data for its ${count} elements`);
-}
 
 function int64Scalar(t: onnx.ITensorProto): number {
   if (t.rawData && t.rawData.length === 8) return Number(Buffer.from(t.rawData).readBigInt64LE(0));
   return Number(t.int64Data?.[0] ?? 0);
 }
 
-function meta(m: onnx.IModelProto, key: string): string | undefined {
-  return (m.metadataProps ?? []).find((p) => p.key === key)?.value ?? undefined;
-}
-
 export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgram {
   const ti = m.trainingInfo[0] as onnx.TrainingInfoProto | undefined;
   if (!ti?.algorithm) throw new ModelError(`${file}: has no training_info; build it with \`alexc build\` (without --no-training)`);
-  const prepText = meta(m, "alexc.preprocess");
+  const prepText = metadataValue(m, "alexc.preprocess");
   if (!prepText) throw new ModelError(`${file}: no alexc.preprocess metadata: cannot tell how raw images enter the model`);
   const prep = JSON.parse(prepText) as { raw: { shape: [string, number, number, number] }; resize: { size: [number, number] } | null };
   const preprocess: Preprocess = { raw: [prep.raw.shape[1], prep.raw.shape[2], prep.raw.shape[3]], resize: prep.resize?.size[0] };
@@ -66,13 +53,15 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     encodeModel({ irVersion: m.irVersion, opsetImport: m.opsetImport, producerName: m.producerName, producerVersion: m.producerVersion, graph });
 
   return {
-    name: meta(m, "alexc.model") ?? g.name ?? "model",
+    name: metadataValue(m, "alexc.model") ?? g.name ?? "model",
     rawShape: preprocess.raw,
     mutable,
+    params,
+    torchNames: torchNamesFromMetadata(m, file),
     optimizer,
-    defaults: JSON.parse(meta(m, "alexc.train_defaults") ?? "{}") as TrainDefaults,
+    defaults: JSON.parse(metadataValue(m, "alexc.train_defaults") ?? "{}") as TrainDefaults,
     initial() {
-      const tensors = new Map(mutable.map((t) => [t.name, floats(tensorOf(t.name)!, file)]));
+      const tensors = new Map(mutable.map((t) => [t.name, floatValues(tensorOf(t.name)!, file)]));
       return { tensors, step: int64Scalar(tensorOf(STEP_COUNTER)!) };
     },
     stepModel(dropoutSeed) {

@@ -5,6 +5,7 @@
  */
 import type { TrainDefaults } from "../graph/dsl";
 import type { MaskInput } from "./lower-webgpu";
+import type { TorchNames } from "../emit/state-dict";
 
 export interface MutableTensor {
   readonly name: string;
@@ -17,6 +18,10 @@ export interface TrainingProgram {
   readonly rawShape: readonly [number, number, number];
   /** Parameters and optimizer state (float32), fed by name and replaced by "<name>.next". */
   readonly mutable: readonly MutableTensor[];
+  /** The model's parameters (a subset of `mutable`), e.g. for `--init-from`. */
+  readonly params: readonly MutableTensor[];
+  /** PyTorch module paths of its layers (state-dict.ts), for weights saved by PyTorch. */
+  readonly torchNames: TorchNames;
   readonly optimizer: string;
   readonly defaults: TrainDefaults;
   /** Starting values: parameters, zero (or saved) state, and the step counter. */

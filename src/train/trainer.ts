@@ -8,10 +8,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { AlexcError, IoError } from "../graph/errors";
+import { AlexcError, IoError, UsageError } from "../graph/errors";
 import { Rng } from "../graph/random";
 import { numel } from "../graph/types";
 import { writeFileAtomic } from "../emit/atomic-write";
+import { readSafetensorsFile } from "../emit/safetensors";
+import { matchWeights } from "../emit/state-dict";
 import { BatchSampler, gatherBatch } from "./data/batches";
 import type { Split } from "./data/fashion-mnist";
 import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint";
@@ -37,6 +39,8 @@ export interface TrainConfig {
   threads?: number;
   out: string;
   resume: boolean;
+  /** A safetensors file whose weights replace the initial parameters (PyTorch or alexc names). */
+  initFrom?: string;
   evalBatchSize: number;
   /** Optimizer steps per session run (an ONNX Loop when > 1; see multistep.ts). */
   stepsPerRun?: number;
@@ -105,6 +109,12 @@ export async function train(program: TrainingProgram, data: { train: Split; test
 
   // Mutable tensors: parameters and optimizer state; plus the step counter.
   let { tensors, step } = program.initial();
+  if (cfg.initFrom) {
+    if (cfg.resume) throw new UsageError("--init-from starts a new run from given weights and --resume continues a run: use one");
+    const weights = matchWeights(readSafetensorsFile(cfg.initFrom).tensors, program.params, program.torchNames, cfg.initFrom);
+    for (const [name, data] of weights) tensors.set(name, data);
+    log.line(`initial weights from ${cfg.initFrom} (${weights.size} tensors)`);
+  }
   let startEpoch = 0;
   /** Batches of the first epoch already done (a run interrupted mid-epoch). */
   let skip = 0;

@@ -1,0 +1,212 @@
+/**
+ * A PNG decoder (ISO/IEC 15948): every colour type (grey, RGB, palette, grey+alpha, RGBA), bit
+ * depths 1–16, Adam7 interlacing, all five filters; chunk CRCs are checked. The result is
+ * 8 bits per sample (16-bit samples keep their high byte, as PIL does), channels as stored
+ * (a palette image expands to RGB, or RGBA when it has tRNS).
+ */
+import * as zlib from "zlib";
+import { AlexcError } from "../graph/errors";
+
+/** An image file that is not a PNG, or a damaged one (exit code 5, bad data). */
+export class ImageError extends AlexcError {
+  override readonly exitCode = 5;
+  constructor(message: string) {
+    super(message);
+    this.name = "ImageError";
+  }
+}
+
+export interface Image {
+  readonly width: number;
+  readonly height: number;
+  /** 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
+  readonly channels: 1 | 2 | 3 | 4;
+  /** height × width × channels, row-major, interleaved */
+  readonly data: Uint8Array;
+}
+
+const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** Samples per pixel of each colour type. */
+const SAMPLES: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const ALLOWED_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+/** Adam7 passes: x0, y0, dx, dy. */
+const ADAM7 = [
+  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
+] as const;
+/** Images larger than this many pixels are refused rather than exhausting memory. */
+const MAX_PIXELS = 1 << 28;
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(buf: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export function isPng(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && Buffer.from(bytes.subarray(0, 8)).equals(SIGNATURE);
+}
+
+export function decodePng(bytes: Uint8Array, source: string): Image {
+  const fail = (why: string): never => {
+    throw new ImageError(`${source}: ${why}`);
+  };
+  if (!isPng(bytes)) fail("not a PNG file (no PNG signature)");
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 8;
+  let ihdr: { width: number; height: number; depth: number; colour: number; interlace: number } | undefined;
+  let palette: Uint8Array | undefined;
+  let trns: Uint8Array | undefined;
+  const idat: Buffer[] = [];
+  let ended = false;
+  while (!ended) {
+    if (pos + 12 > buf.length) fail("truncated file (no IEND chunk)");
+    const len = buf.readUInt32BE(pos);
+    const type = buf.toString("latin1", pos + 4, pos + 8);
+    if (pos + 12 + len > buf.length) fail(`truncated ${type} chunk`);
+    const body = buf.subarray(pos + 8, pos + 8 + len);
+    if (crc32(buf.subarray(pos + 4, pos + 8 + len)) !== buf.readUInt32BE(pos + 8 + len)) fail(`corrupt ${type} chunk (CRC mismatch)`);
+    pos += 12 + len;
+    if (!ihdr && type !== "IHDR") fail("first chunk is not IHDR");
+    switch (type) {
+      case "IHDR": {
+        if (len !== 13) fail("bad IHDR chunk");
+        ihdr = { width: body.readUInt32BE(0), height: body.readUInt32BE(4), depth: body[8], colour: body[9], interlace: body[12] };
+        const { width, height, depth, colour } = ihdr;
+        if (!(colour in SAMPLES)) fail(`unknown colour type ${colour}`);
+        if (!ALLOWED_DEPTHS[colour].includes(depth)) fail(`bit depth ${depth} is not allowed for colour type ${colour}`);
+        if (width === 0 || height === 0) fail(`empty image (${width}×${height})`);
+        if (width * height > MAX_PIXELS) fail(`image too large (${width}×${height})`);
+        if (body[10] !== 0 || body[11] !== 0 || ihdr.interlace > 1) fail("unknown compression, filter or interlace method");
+        break;
+      }
+      case "PLTE":
+        if (len % 3 !== 0 || len === 0 || len > 768) fail("bad PLTE chunk");
+        palette = new Uint8Array(body);
+        break;
+      case "tRNS":
+        trns = new Uint8Array(body);
+        break;
+      case "IDAT":
+        idat.push(body);
+        break;
+      case "IEND":
+        ended = true;
+        break;
+      default:
+        // a critical chunk (upper-case first letter) we do not know cannot be skipped
+        if (type.charCodeAt(0) < 0x61) fail(`unknown critical chunk ${type}`);
+    }
+  }
+  const h = ihdr!;
+  if (h.colour === 3 && !palette) fail("palette image without PLTE chunk");
+  if (idat.length === 0) fail("no image data (IDAT)");
+  let raw: Buffer;
+  try {
+    raw = zlib.inflateSync(Buffer.concat(idat));
+  } catch (e) {
+    return fail(`corrupt image data (${(e as Error).message})`);
+  }
+
+  const samples = SAMPLES[h.colour];
+  const bitsPerPixel = samples * h.depth;
+  const bpp = Math.max(1, bitsPerPixel >> 3);
+  // Samples of the whole image, 8-bit, before palette expansion.
+  const plane = new Uint8Array(h.width * h.height * samples);
+  // Sub-byte grey levels stretch to 0–255 (1-bit: 0/255); palette indices stay indices.
+  const greyScale = h.colour === 0 && h.depth < 8 ? 255 / ((1 << h.depth) - 1) : 1;
+  let at = 0;
+  const passes = h.interlace ? ADAM7 : ([[0, 0, 1, 1]] as const);
+  for (const [x0, y0, dx, dy] of passes) {
+    const pw = Math.ceil((h.width - x0) / dx);
+    const ph = Math.ceil((h.height - y0) / dy);
+    if (pw <= 0 || ph <= 0) continue;
+    const stride = Math.ceil((pw * bitsPerPixel) / 8);
+    let prev = new Uint8Array(stride);
+    for (let r = 0; r < ph; r++) {
+      if (at + 1 + stride > raw.length) fail("truncated image data");
+      const filter = raw[at];
+      const line = new Uint8Array(raw.subarray(at + 1, at + 1 + stride));
+      at += 1 + stride;
+      unfilter(filter, line, prev, bpp) || fail(`bad filter type ${filter}`);
+      const y = y0 + r * dy;
+      for (let c = 0; c < pw; c++) {
+        const x = x0 + c * dx;
+        for (let s = 0; s < samples; s++) plane[(y * h.width + x) * samples + s] = sample(line, c * samples + s, h.depth) * greyScale;
+      }
+      prev = line;
+    }
+  }
+
+  if (h.colour !== 3) {
+    return { width: h.width, height: h.height, channels: samples as 1 | 2 | 3 | 4, data: plane };
+  }
+  const pal = palette!;
+  const channels = trns ? 4 : 3;
+  const out = new Uint8Array(h.width * h.height * channels);
+  for (let i = 0; i < h.width * h.height; i++) {
+    const k = plane[i];
+    if (3 * k + 2 >= pal.length) fail(`palette index ${k} outside the ${pal.length / 3}-entry palette`);
+    out[i * channels] = pal[3 * k];
+    out[i * channels + 1] = pal[3 * k + 1];
+    out[i * channels + 2] = pal[3 * k + 2];
+    if (trns) out[i * channels + 3] = k < trns.length ? trns[k] : 255;
+  }
+  return { width: h.width, height: h.height, channels, data: out };
+}
+
+/** Reverses one scanline's filter in place; false for an unknown filter type. */
+function unfilter(filter: number, line: Uint8Array, prev: Uint8Array, bpp: number): boolean {
+  const n = line.length;
+  switch (filter) {
+    case 0:
+      return true;
+    case 1:
+      for (let i = bpp; i < n; i++) line[i] = (line[i] + line[i - bpp]) & 0xff;
+      return true;
+    case 2:
+      for (let i = 0; i < n; i++) line[i] = (line[i] + prev[i]) & 0xff;
+      return true;
+    case 3:
+      for (let i = 0; i < n; i++) line[i] = (line[i] + (((i >= bpp ? line[i - bpp] : 0) + prev[i]) >> 1)) & 0xff;
+      return true;
+    case 4:
+      for (let i = 0; i < n; i++) {
+        const a = i >= bpp ? line[i - bpp] : 0;
+        const b = prev[i];
+        const c = i >= bpp ? prev[i - bpp] : 0;
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        line[i] = (line[i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The i-th sample of an unfiltered scanline: sub-byte depths as their value, 16-bit as its high byte. */
+function sample(line: Uint8Array, i: number, depth: number): number {
+  switch (depth) {
+    case 8:
+      return line[i];
+    case 16:
+      return line[2 * i];
+    default: {
+      const perByte = 8 / depth;
+      const shift = 8 - depth * ((i % perByte) + 1);
+      return (line[Math.floor(i / perByte)] >> shift) & ((1 << depth) - 1);
+    }
+  }
+}
