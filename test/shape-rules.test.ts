@@ -369,10 +369,23 @@ describe("MatMul", () => {
     expect(op1(b, "MatMul", xs).shape).toEqual([N, 5]);
   });
 
-  test("inner-dimension mismatch and rank errors", () => {
-    const { b, xs } = setup([3, 4], [5, 6], [2, 3, 4]);
+  test("batched: batch dims broadcast, the matrix dims multiply", () => {
+    const { b, xs } = setup([N, 8, 16, 32], [32, 16], [1, 8, 32, 5], [2, 1, 3, 4], [5, 4, 6]);
+    expect(op1(b, "MatMul", [xs[0], xs[1]]).shape).toEqual([N, 8, 16, 16]);
+    expect(op1(b, "MatMul", [xs[0], xs[2]]).shape).toEqual([N, 8, 16, 5]);
+    expect(op1(b, "MatMul", [xs[3], xs[4]]).shape).toEqual([2, 5, 3, 6]);
+  });
+
+  test("inner-dimension mismatch, batch mismatch and rank errors", () => {
+    const { b, xs } = setup([3, 4], [5, 6], [2, 3, 4], [4], [3, 4, 5]);
     expectRule(() => op(b, "MatMul", [xs[0], xs[1]], {}, { name: "mm" }), "MatMul", "mm", "inner dimensions differ: [3,4] · [5,6] (4 vs 5)");
-    expectRule(() => op(b, "MatMul", [xs[2], xs[1]], {}, { name: "mm2" }), "MatMul", "mm2", "alexc's MatMul takes matrices, got [2,3,4] and [5,6]");
+    expectRule(() => op(b, "MatMul", [xs[3], xs[1]], {}, { name: "mm2" }), "MatMul", "mm2", "operands must have rank 2 or more, got [4] and [5,6]");
+    expectRule(
+      () => op(b, "MatMul", [xs[2], xs[4]], {}, { name: "mm3" }),
+      "MatMul",
+      "mm3",
+      "batch dims of [2,3,4] and [3,4,5] do not broadcast (axis 0: 2 vs 3)",
+    );
   });
 });
 
@@ -505,8 +518,13 @@ describe("Concat / Pad", () => {
 
   test("Concat: shapes that differ outside the axis, and no inputs", () => {
     const { b, xs } = setup([N, 3, 4], [N, 5, 5], [N, 3]);
-    expectRule(() => op(b, "Concat", [xs[0], xs[1]], { axis: 1 }, { name: "cat" }), "Concat", "cat", "inputs [N,3,4], [N,5,5] differ outside axis 1");
-    expectRule(() => op(b, "Concat", [xs[0], xs[2]], { axis: 1 }, { name: "cat2" }), "Concat", "cat2", "inputs [N,3,4], [N,3] differ outside axis 1");
+    expectRule(
+      () => op(b, "Concat", [xs[0], xs[1]], { axis: 1 }, { name: "cat" }),
+      "Concat",
+      "cat",
+      "inputs [N,3,4] and [N,5,5] differ at axis 2 (4 vs 5); only the concat axis 1 may differ",
+    );
+    expectRule(() => op(b, "Concat", [xs[0], xs[2]], { axis: 1 }, { name: "cat2" }), "Concat", "cat2", "inputs [N,3,4] and [N,3] differ in rank (3 vs 2)");
     expectRule(() => op(b, "Concat", [], { axis: 0 }, { name: "cat3" }), "Concat", "cat3", "needs inputs");
   });
 

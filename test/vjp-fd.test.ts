@@ -129,6 +129,44 @@ const SPECS: Spec[] = [
     ],
     build: (b, [x, y]) => b.op1("MatMul", [x, y]),
   },
+  {
+    name: "MatMul batched [2,3,4]·[4,5]",
+    dtype: F64,
+    inputs: [
+      { name: "a", shape: [2, 3, 4] },
+      { name: "b", shape: [4, 5] },
+    ],
+    build: (b, [x, y]) => b.op1("MatMul", [x, y]),
+  },
+  {
+    name: "MatMul batched, broadcast batch dims [2,1,3,4]·[5,4,2]",
+    dtype: F64,
+    inputs: [
+      { name: "a", shape: [2, 1, 3, 4] },
+      { name: "b", shape: [5, 4, 2] },
+    ],
+    build: (b, [x, y]) => b.op1("MatMul", [x, y]),
+  },
+  {
+    name: "Concat axis 1, three inputs",
+    dtype: F64,
+    inputs: [
+      { name: "a", shape: [2, 3, 2] },
+      { name: "b", shape: [2, 1, 2] },
+      { name: "c", shape: [2, 4, 2] },
+    ],
+    build: (b, [x, y, z]) => b.op1("Concat", [x, y, z], { axis: 1 }),
+  },
+  {
+    name: "Concat axis -1, one input without gradient",
+    dtype: F64,
+    inputs: [
+      { name: "a", shape: [3, 2] },
+      { name: "b", shape: [3, 5], wrt: false },
+      { name: "c", shape: [3, 1] },
+    ],
+    build: (b, [x, y, z]) => b.op1("Concat", [x, y, z], { axis: -1 }),
+  },
   unary("Relu", F64, awayFromZero),
   unary("Sigmoid", F64),
   unary("Tanh", F64),

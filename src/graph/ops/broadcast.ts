@@ -2,7 +2,8 @@
 import type { RuleContext } from "../op";
 import { Dim, formatShape, Shape } from "../types";
 
-export function broadcastShapes(shapes: readonly Shape[], ctx: RuleContext): Dim[] {
+/** `what` names the shapes in the error (MatMul: "batch dims of [2,3,4] and [3,4,5]"). */
+export function broadcastShapes(shapes: readonly Shape[], ctx: RuleContext, what = `shapes ${shapes.map(formatShape).join(" and ")}`): Dim[] {
   const rank = Math.max(...shapes.map((s) => s.length));
   const out: Dim[] = [];
   for (let i = 0; i < rank; i++) {
@@ -12,7 +13,7 @@ export function broadcastShapes(shapes: readonly Shape[], ctx: RuleContext): Dim
       if (d === undefined || d === 1) continue;
       if (dim === 1) dim = d;
       else if (dim !== d && typeof dim === "number" && typeof d === "number") {
-        ctx.fail(`shapes ${shapes.map(formatShape).join(" and ")} do not broadcast (axis ${i}: ${dim} vs ${d})`);
+        ctx.fail(`${what} do not broadcast (axis ${i}: ${dim} vs ${d})`);
       }
     }
     out.push(dim);

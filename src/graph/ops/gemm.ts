@@ -1,6 +1,7 @@
-/** Gemm (Linear layers: Y = X·Wᵀ + b with transB=1, PyTorch's [out, in] layout) and MatMul. */
+/** Gemm (Linear layers: Y = X·Wᵀ + b with transB=1, PyTorch's [out, in] layout) and MatMul (2-D and batched). */
 import { OpDef } from "../op";
-import { formatShape } from "../types";
+import { formatShape, Value } from "../types";
+import { broadcastShapes } from "./broadcast";
 
 export const Gemm: OpDef = {
   type: "Gemm",
@@ -38,27 +39,38 @@ export const Gemm: OpDef = {
   },
 };
 
+/**
+ * ONNX MatMul on operands of rank ≥ 2: [...a, M, K]·[...b, K, N] → [...broadcast(a, b), M, N].
+ * 1-D operands (numpy's vector promotion) are not supported.
+ */
 export const MatMul: OpDef = {
   type: "MatMul",
   attrs: {},
   infer([a, w], _attrs, ctx) {
     if (!a || !w) return ctx.fail("needs two inputs");
-    if (a.shape.length !== 2 || w.shape.length !== 2) {
-      ctx.fail(`alexc's MatMul takes matrices, got ${formatShape(a.shape)} and ${formatShape(w.shape)}`);
+    if (a.shape.length < 2 || w.shape.length < 2) {
+      ctx.fail(`operands must have rank 2 or more, got ${formatShape(a.shape)} and ${formatShape(w.shape)}`);
     }
-    const [m, k] = a.shape;
-    const [kw, n] = w.shape;
+    const [m, k] = a.shape.slice(-2);
+    const [kw, n] = w.shape.slice(-2);
     if (typeof k === "number" && typeof kw === "number" && k !== kw) {
       ctx.fail(`inner dimensions differ: ${formatShape(a.shape)} · ${formatShape(w.shape)} (${k} vs ${kw})`);
     }
-    return [{ dtype: a.dtype, shape: [m, n] }];
+    const batch = broadcastShapes([a.shape.slice(0, -2), w.shape.slice(0, -2)], ctx, `batch dims of ${formatShape(a.shape)} and ${formatShape(w.shape)}`);
+    return [{ dtype: a.dtype, shape: [...batch, m, n] }];
   },
   vjp(b, node, [dY], wanted) {
     const [a, w] = node.inputs;
     if (!dY || !a || !w) return [];
-    return [
-      wanted[0] ? b.op1("Gemm", [dY, w], { transB: 1 }) : undefined,
-      wanted[1] ? b.op1("Gemm", [a, dY], { transA: 1 }) : undefined,
-    ];
+    if (a.shape.length === 2 && w.shape.length === 2) {
+      return [
+        wanted[0] ? b.op1("Gemm", [dY, w], { transB: 1 }) : undefined,
+        wanted[1] ? b.op1("Gemm", [a, dY], { transA: 1 }) : undefined,
+      ];
+    }
+    // dA = dY·Bᵀ, dB = Aᵀ·dY over the broadcast batch; the autodiff driver sums each back down
+    // to its operand's batch dims.
+    const t = (v: Value) => b.op1("Transpose", [v], { perm: [...Array.from({ length: v.shape.length - 2 }, (_, i) => i), v.shape.length - 1, v.shape.length - 2] });
+    return [wanted[0] ? b.op1("MatMul", [dY, t(w)]) : undefined, wanted[1] ? b.op1("MatMul", [t(a), dY]) : undefined];
   },
 };

@@ -1,5 +1,6 @@
 /** Ops that move or reinterpret data without arithmetic: Flatten, Reshape, Transpose, Slice, Concat, Pad, Expand, Shape, Size, ConstantOfShape. */
 import type { GraphBuilder } from "../ir";
+import { GradientError } from "../errors";
 import { OpDef, RuleContext } from "../op";
 import { Dim, dimProduct, formatShape, isStatic, Shape, splitSymbol, TensorData, Value } from "../types";
 import { broadcastShapes } from "./broadcast";
@@ -137,18 +138,38 @@ export const Concat: OpDef = {
   infer(inputs, attrs, ctx) {
     const xs = inputs.filter((v): v is NonNullable<typeof v> => v !== undefined);
     if (xs.length === 0) return ctx.fail("needs inputs");
-    const rank = xs[0].shape.length;
+    const first = xs[0].shape;
+    const rank = first.length;
     const a = (attrs.axis as number | undefined) ?? 0;
     if (a < -rank || a >= rank) return ctx.fail(`axis ${a} is out of range for rank ${rank}`);
     const axis = a < 0 ? a + rank : a;
-    for (const x of xs) {
-      if (x.shape.length !== rank || x.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) {
-        return ctx.fail(`inputs ${xs.map((v) => formatShape(v.shape)).join(", ")} differ outside axis ${axis}`);
-      }
+    for (const { shape } of xs.slice(1)) {
+      const pair = `inputs ${formatShape(first)} and ${formatShape(shape)}`;
+      if (shape.length !== rank) return ctx.fail(`${pair} differ in rank (${rank} vs ${shape.length})`);
+      const i = shape.findIndex((d, j) => j !== axis && d !== first[j]);
+      if (i >= 0) return ctx.fail(`${pair} differ at axis ${i} (${first[i]} vs ${shape[i]}); only the concat axis ${axis} may differ`);
     }
-    const shape = [...xs[0].shape];
+    const shape = [...first];
     shape[axis] = xs.reduce<Dim>((acc, x) => (typeof acc === "number" && typeof x.shape[axis] === "number" ? acc + (x.shape[axis] as number) : `${ctx.node}_${axis}`), 0);
     return [{ dtype: xs[0].dtype, shape }];
+  },
+  // Each input's gradient is its slice of dY along the axis (static sizes only).
+  vjp(b, node, [dY], wanted) {
+    if (!dY) return [];
+    const rank = dY.shape.length;
+    const a = (node.attrs.axis as number | undefined) ?? 0;
+    const axis = a < 0 ? a + rank : a;
+    let start = 0;
+    return node.inputs.map((x, k) => {
+      const size = x?.shape[axis];
+      if (typeof size !== "number") {
+        if (!wanted.slice(k).some(Boolean)) return undefined;
+        throw new GradientError(`Concat '${node.name}': no gradient through a symbolic concat axis (input ${k} has ${formatShape(x?.shape ?? [])})`, node.loc);
+      }
+      const g = wanted[k] ? b.op1("Slice", [dY, b.ints([start]), b.ints([start + size]), b.ints([axis])]) : undefined;
+      start += size;
+      return g;
+    });
   },
 };
 
