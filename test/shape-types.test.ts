@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
-import { ModelDef, Tensor, Tracer } from "../src/graph/dsl";
+import { concat, ModelDef, Tensor, Tracer } from "../src/graph/dsl";
 import { ModelError, ShapeError } from "../src/graph/errors";
 import { GraphBuilder } from "../src/graph/ir";
 import { trace } from "../src/graph/trace";
@@ -35,11 +35,20 @@ function tracer(): { b: GraphBuilder; t: Tracer } {
   return { b, t: new Tracer(b, { params: (bb, name, dims) => bb.input(name, "float32", dims), training: false }) };
 }
 
-function buildTime(input: readonly Dim[], method: string, args: readonly unknown[]): Outcome {
+/** A tensor argument of a case: its `others[k - 1]`, or the receiver (k = 0). */
+class Ref {
+  constructor(readonly k: number) {}
+}
+
+function buildTime(c: Case): Outcome {
   const { b, t } = tracer();
-  const x = new Tensor(b.input("x", "float32", input), t);
+  const tensors = [c.input, ...(c.others ?? [])].map((shape, k) => new Tensor(b.input(`x${k}`, "float32", shape), t));
+  const resolve = (v: unknown): unknown => (v instanceof Ref ? tensors[v.k] : Array.isArray(v) ? v.map(resolve) : v);
+  const args = c.args.map(resolve);
   try {
-    const y = (x as unknown as Record<string, (...a: unknown[]) => Tensor>)[method](...args);
+    const y = c.method === "concat"
+      ? (concat as (...a: unknown[]) => Tensor)(...args)
+      : (tensors[0] as unknown as Record<string, (...a: unknown[]) => Tensor>)[c.method](...args);
     return { shape: [...y.shape] };
   } catch (e) {
     if (e instanceof ShapeError) return { error: e.rule };
@@ -89,13 +98,14 @@ function expectedType(input: readonly Dim[], shape: readonly Dim[]): string {
   return `readonly [${dims.join(", ")}]`;
 }
 
-/** A value as TypeScript source. */
-function lit(v: unknown): string {
+/** A value as TypeScript source; a Ref as the name `ref` gives it. */
+function lit(v: unknown, ref: (k: number) => string = () => "?"): string {
   if (v === undefined) return "undefined";
-  if (Array.isArray(v)) return `[${v.map(lit).join(", ")}]`;
+  if (v instanceof Ref) return ref(v.k);
+  if (Array.isArray(v)) return `[${v.map((x) => lit(x, ref)).join(", ")}]`;
   if (typeof v === "object" && v !== null) {
     const entries = Object.entries(v).filter(([, x]) => x !== undefined);
-    return entries.length ? `{ ${entries.map(([k, x]) => `${k}: ${lit(x)}`).join(", ")} }` : "{}";
+    return entries.length ? `{ ${entries.map(([k, x]) => `${k}: ${lit(x, ref)}`).join(", ")} }` : "{}";
   }
   return typeof v === "string" ? JSON.stringify(v) : String(v);
 }
@@ -104,8 +114,11 @@ function lit(v: unknown): string {
 
 interface Case {
   readonly input: readonly Dim[];
+  /** "concat" is the function concat(...args); anything else a method on the input. */
   readonly method: string;
   readonly args: readonly unknown[];
+  /** More input tensors, for Refs 1, 2, … in args. */
+  readonly others?: readonly (readonly Dim[])[];
 }
 
 /** A small deterministic generator, so the table is the same on every run. */
@@ -197,10 +210,52 @@ function sweepCases(): Case[] {
   cases.push({ input: ["N", 1, 28, 28, 28], method: "maxPool2d", args: [2] });
   cases.push({ input: [], method: "flatten", args: [] });
   cases.push({ input: ["N"], method: "linear", args: [3] });
+
+  // add/sub/mul/div: numpy broadcasting (rank mismatch, 1-dims, symbols, numbers), and mismatches
+  const y = new Ref(1);
+  const pairs: [Dim[], Dim[]][] = [
+    [["N", 96, 55, 55], ["N", 96, 55, 55]], [["N", 96, 55, 55], ["N", 64, 55, 55]], [["N", 96, 55, 55], [96, 1, 1]],
+    [["N", 96, 55, 55], [55]], [["N", 96, 55, 55], [1]], [["N", 96, 55, 55], []], [[], ["N", 3]], [[3, 1], [1, 4]],
+    [[1, 4], [3, 1]], [[2, 3], [4, 3]], [["N", 3, 5], [4, 1]], [["N", 3, 5], [3, 4]], [[5], [2, 3, 5]], [[5], [2, 3, 4]],
+    [["N", 10], [1, 10]], [[1, 10], ["N", 10]], [["N", 1], ["M", 7]], [["N", 4], ["M", 4]], [["N", 4], [7, 4]], [[7, 4], ["N", 4]],
+    [["N", 4096], [4096]], [["N", 4096], [4095]], [[1, 1, 1], [8, 1, 6, 1]], [[8, 1, 6, 1], [7, 1, 5]], [[256, 256, 3], [3]],
+    [[5, 4], [4]], [[15, 3, 5], [15, 1, 5]], [[15, 3, 5], [3, 1]], [[2, 1], [8, 4, 3]], [[1000, 999], [999, 1]],
+  ];
+  pairs.forEach(([a, bb], i) => cases.push({ input: a, method: ["add", "sub", "mul", "div"][i % 4], args: [y], others: [bb] }));
+  for (const [method, v] of [["add", 1], ["sub", 0.5], ["mul", 2], ["div", 255]] as const) cases.push({ input: ["N", 3, 28, 28], method, args: [v] });
+  cases.push({ input: ["N", 8], method: "add", args: [new Ref(0)] });
+
+  // matmul: 2-D, batched with broadcast batch dims, inner-dim and batch mismatches, rank < 2
+  for (const [a, bb] of [
+    [[3, 4], [4, 5]], [["N", 4], [4, 5]], [[3, 4], [5, 6]], [[2, 3, 4], [4, 5]], [[2, 3, 4], [2, 4, 5]], [[2, 3, 4], [3, 4, 5]],
+    [[1, 3, 4], [7, 4, 5]], [["N", 8, 16, 32], ["N", 8, 32, 16]], [["N", 8, 16, 32], [1, 8, 32, 16]], [["N", 8, 16, 32], [32, 16]],
+    [["N", 4, 26, 26], ["N", 4, 13, 13]], [[2, 1, 3, 4], [5, 4, 6]], [[2, 2, 3, 4], [5, 4, 6]], [["N", "K"], ["K", 5]], [["N", "K"], [7, 5]],
+    [[4], [4, 5]], [[3, 4], [4]], [[9216, 4096], [4096, 1000]], [[1, 1], [1, 1]],
+  ] as [Dim[], Dim[]][]) {
+    cases.push({ input: a, method: "matmul", args: [y], others: [bb] });
+  }
+
+  // concat: axis 0, 1, −1, out of range; sizes that sum past one digit; mismatches of dims and rank
+  const x = new Ref(0);
+  for (const [shapes, axis] of [
+    [[["N", 64, 27, 27], ["N", 32, 27, 27]], 1], [[["N", 64, 27, 27], ["N", 32, 27, 27], ["N", 960, 27, 27]], 1],
+    [[["N", 64, 27, 27], ["N", 32, 13, 13]], 1], [[["N", 64, 27, 27], ["N", 64, 27, 28]], -1], [[["N", 3, 4], ["N", 3, 5]], -1],
+    [[["N", 3, 4], ["N", 3, 5]], 2], [[["N", 3, 4], ["N", 3, 5]], 3], [[["N", 3, 4], ["N", 3, 5]], -4], [[["N", 3, 4], ["N", 3, 4]], -3],
+    [[[2, 3], [5, 3]], 0], [[[2, 3], [5, 4]], 0], [[[2, 3], [5, 3], [9999, 3]], 0], [[["N", 3], ["N", 3]], 0],
+    [[["N", 3], ["M", 3]], 1], [[["N", 3], [7, 3]], 1], [[["N", 3], ["N", 3, 1]], 1], [[["N", 3, "W"], ["N", 4, "W"]], 1],
+    [[["N", 3, "W"], ["N", 3, 5]], 2], [[["N", 5]], 1], [[["N", 5]], -1],
+  ] as [Dim[][], number][]) {
+    cases.push({ input: shapes[0], method: "concat", args: [shapes.map((_, k) => new Ref(k)), axis], others: shapes.slice(1) });
+  }
+  cases.push({ input: ["N", 5], method: "concat", args: [[x, x, x], 1] });
+  cases.push({ input: ["N", 5], method: "concat", args: [[], 0] });
   return cases;
 }
 
-/** Where the answer is not static: no error, and `number`/`string`/Dim in place of literals. */
+/**
+ * Where the answer is not static: no error, and `number`/`string`/Dim in place of literals.
+ * An expr that does not start with "." is a whole call, `$` standing for the declared tensor.
+ */
 const DEGRADED: readonly { decl: string; expr: string; type: string }[] = [
   { decl: "Tensor<readonly [number, number, number, number]>", expr: ".conv2d(8, { kernel: 3 })", type: "readonly [number, 8, number, number]" },
   { decl: "Tensor<readonly [number, number, number, number]>", expr: ".maxPool2d(2).flatten()", type: "readonly [number, number]" },
@@ -219,6 +274,16 @@ const DEGRADED: readonly { decl: string; expr: string; type: string }[] = [
   { decl: 'Tensor<readonly ["N", 1 | 3, 28, 28]>', expr: ".flatten()", type: 'readonly ["N", number]' },
   { decl: 'Tensor<readonly ["N", 99999, 99999, 99999, 99999]>', expr: ".flatten()", type: 'readonly ["N", number]' },
   { decl: "Tensor<any>", expr: ".conv2d(8, { kernel: 3 }).flatten()", type: "readonly [Dim, Dim]" },
+  { decl: "Tensor<readonly [number, 3]>", expr: ".add(t53)", type: "readonly [5, 3]" },
+  { decl: "Tensor<readonly [1, 3]>", expr: ".sub(tNum)", type: "readonly [number, 3]" },
+  { decl: "Tensor<readonly [number, 3]>", expr: ".mul(tN3)", type: 'readonly [Dim, 3]' },
+  { decl: 'Tensor<readonly ["N", 3]>', expr: ".div(someNumber)", type: 'readonly ["N", 3]' },
+  { decl: "Tensor", expr: ".add(t53)", type: "readonly Dim[]" },
+  { decl: "Tensor<any>", expr: ".add(t53)", type: "readonly Dim[]" },
+  { decl: 'Tensor<readonly ["N", 3]>', expr: ".matmul(tNum)", type: 'readonly ["N", number]' },
+  { decl: "Tensor<readonly [2, 3]>", expr: "concat([$, t53], someNumber)", type: "readonly [number, number]" },
+  { decl: "Tensor<readonly [2, 3]>", expr: "concat([$, tAny], 0)", type: "readonly [Dim, 3]" },
+  { decl: "Tensor<readonly [2, 3]>", expr: "concat([$, tNum], 0)", type: "readonly [number, 3]" },
 ];
 
 /** Errors with no build-time counterpart: the build ignores unknown options, the types flag them. */
@@ -260,6 +325,7 @@ interface Line {
 function sweepFixture(cases: readonly Case[]): { text: string; lines: Map<number, Line> } {
   const out = [
     "// Generated by test/shape-types.test.ts: each call's type-level shape against the build-time rule.",
+    'import { concat } from "../../src/graph/dsl";',
     'import type { Conv2dOptions, Tensor } from "../../src/graph/dsl";',
     'import type { Add, Compare, FloorDiv, Mul, ShapeOf, Sub } from "../../src/graph/shape-types";',
     'import type { Dim } from "../../src/graph/types";',
@@ -268,6 +334,10 @@ function sweepFixture(cases: readonly Case[]): { text: string; lines: Map<number
     "declare const someNumber: number;",
     "declare const someBoolean: boolean;",
     "declare const someConvOptions: Conv2dOptions;",
+    "declare const t53: Tensor<readonly [5, 3]>;",
+    'declare const tN3: Tensor<readonly ["N", 3]>;',
+    "declare const tNum: Tensor<readonly [number, number]>;",
+    "declare const tAny: Tensor;",
   ];
   const lines = new Map<number, Line>();
   const emit = (text: string, line?: Line) => {
@@ -275,15 +345,18 @@ function sweepFixture(cases: readonly Case[]): { text: string; lines: Map<number
     if (line) lines.set(out.length, line);
   };
   cases.forEach((c, i) => {
-    const call = `.${c.method}(${c.args.map(lit).join(", ")})`;
-    const what = `${fmt(c.input)} ${call}`;
-    const result = buildTime(c.input, c.method, c.args);
-    emit(`declare const x${i}: Tensor<readonly [${c.input.map(lit).join(", ")}]>;`);
+    const inputs = [c.input, ...(c.others ?? [])];
+    const name = (k: number) => (k === 0 ? `x${i}` : `x${i}_${k}`);
+    const args = c.args.map((a) => lit(a, name)).join(", ");
+    const call = c.method === "concat" ? `concat(${args})` : `${name(0)}.${c.method}(${args})`;
+    const what = `${inputs.map(fmt).join(" ")} ${call}`;
+    const result = buildTime(c);
+    inputs.forEach((shape, k) => emit(`declare const ${name(k)}: Tensor<readonly [${shape.map((d) => lit(d)).join(", ")}]>;`));
     if ("shape" in result) {
-      emit(`const y${i} = x${i}${call};`, { what });
-      emit(`export type T${i} = Assert<Equal<ShapeOf<typeof y${i}>, ${expectedType(c.input, result.shape)}>>;`, { what: `${what}: ${fmt(result.shape)}` });
+      emit(`const y${i} = ${call};`, { what });
+      emit(`export type T${i} = Assert<Equal<ShapeOf<typeof y${i}>, ${expectedType(inputs.flat(), result.shape)}>>;`, { what: `${what}: ${fmt(result.shape)}` });
     } else {
-      emit(`x${i}${call};`, { what, error: typeMessage(c.method, c.input, result.error) });
+      emit(`${call};`, { what, error: typeMessage(c.method, c.input, result.error) });
     }
   });
   TYPE_ONLY_ERRORS.forEach((d, i) => {
@@ -299,7 +372,7 @@ function sweepFixture(cases: readonly Case[]): { text: string; lines: Map<number
   DEGRADED.forEach((d, i) => {
     const what = `${d.decl} ${d.expr}`;
     emit(`declare const u${i}: ${d.decl};`);
-    emit(`const v${i} = u${i}${d.expr};`, { what });
+    emit(`const v${i} = ${d.expr.startsWith(".") ? `u${i}${d.expr}` : d.expr.replace("$", `u${i}`)};`, { what });
     emit(`export type D${i} = Assert<Equal<ShapeOf<typeof v${i}>, ${d.type}>>;`, { what: `${what}: ${d.type}` });
   });
   return { text: out.join("\n") + "\n", lines };
@@ -313,9 +386,16 @@ const BAD_MODELS: readonly { file: string; line: number; message: string }[] = [
   { file: "test/types/kernel-too-large.ts", line: 14, message: "conv2d: kernel 15 is larger than the padded input width 14+2*0=14" },
   { file: "test/types/input-too-small.ts", line: 18, message: "maxPool2d: kernel 3 is larger than the padded input height 1+2*0=1" },
   { file: "test/types/missing-flatten.ts", line: 15, message: "linear: input must be [N, features], got [N,16,5,5] (flatten it first)" },
+  { file: "test/types/broadcast-mismatch.ts", line: 12, message: "add: shapes [N,96,55,55] and [N,64,55,55] do not broadcast (axis 1: 96 vs 64)" },
+  {
+    file: "test/types/concat-mismatch.ts",
+    line: 12,
+    message: "concat: inputs [N,64,27,27] and [N,32,13,13] differ at axis 2 (27 vs 13); only the concat axis 1 may differ",
+  },
+  { file: "test/types/matmul-mismatch.ts", line: 12, message: "matmul: inner dimensions differ: [N,4,26,26] · [N,4,13,13] (26 vs 13)" },
 ];
 
-const MODELS = ["models/alexnet.ts", "models/lenet.ts"];
+const MODELS = ["models/alexnet.ts", "models/lenet.ts", "test/fixtures/residual.ts"];
 
 // ---- one program for everything ----
 
@@ -425,10 +505,11 @@ describe("type-level shapes", () => {
     const checker = c.program.getTypeChecker();
     const calls: { method: string; type: string }[] = [];
     const visit = (n: ts.Node) => {
-      ts.forEachChild(n, visit); // the receiver first: source order of evaluation
-      if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression)) {
+      ts.forEachChild(n, visit); // the receiver and operands first: source order of evaluation
+      if (ts.isCallExpression(n) && (ts.isPropertyAccessExpression(n.expression) || ts.isIdentifier(n.expression))) {
         const type = checker.typeToString(checker.getTypeAtLocation(n), undefined, ts.TypeFormatFlags.NoTruncation);
-        if (type.startsWith("Tensor<")) calls.push({ method: n.expression.name.text, type });
+        const method = ts.isIdentifier(n.expression) ? n.expression.text : n.expression.name.text;
+        if (type.startsWith("Tensor<")) calls.push({ method, type });
       }
     };
     visit(c.program.getSourceFile(abs)!);

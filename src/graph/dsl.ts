@@ -9,19 +9,24 @@ import { GraphBuilder } from "./ir";
 import { uniformInit } from "./init";
 import { captureSource, SourceLoc } from "./source";
 import type {
+  BroadcastResult,
   Check,
   CheckUnless,
   CheckWhen,
+  ConcatResult,
   Conv2dResult,
   DropoutError,
   FlattenResult,
   KnownOptions,
   LinearMismatch,
   LinearResult,
+  MatMulResult,
   MessageCheck,
+  OperandShape,
   OutShape,
   Pool2dResult,
   Shape,
+  ShapeOf,
 } from "./shape-types";
 import { Dim, DType, numel, Value } from "./types";
 
@@ -260,6 +265,68 @@ export class Tensor<S extends Shape = Shape, D extends DType = "float32"> {
     return this.next(out);
   }
 
+  /** Elementwise x + y with numpy broadcasting; y is a tensor or a number (a scalar constant). */
+  add<X extends Shape, const O extends Tensor | number>(
+    this: Tensor<X>,
+    other: Check<BroadcastResult<"add", X, OperandShape<O>>> & O,
+    name?: string,
+  ): Tensor<OutShape<BroadcastResult<"add", X, OperandShape<O>>>>;
+  add(other: Tensor | number, name?: string): Tensor {
+    return this.elementwise("Add", "add", other, name, captureSource());
+  }
+
+  /** Elementwise x − y with numpy broadcasting. */
+  sub<X extends Shape, const O extends Tensor | number>(
+    this: Tensor<X>,
+    other: Check<BroadcastResult<"sub", X, OperandShape<O>>> & O,
+    name?: string,
+  ): Tensor<OutShape<BroadcastResult<"sub", X, OperandShape<O>>>>;
+  sub(other: Tensor | number, name?: string): Tensor {
+    return this.elementwise("Sub", "sub", other, name, captureSource());
+  }
+
+  /** Elementwise x · y with numpy broadcasting. */
+  mul<X extends Shape, const O extends Tensor | number>(
+    this: Tensor<X>,
+    other: Check<BroadcastResult<"mul", X, OperandShape<O>>> & O,
+    name?: string,
+  ): Tensor<OutShape<BroadcastResult<"mul", X, OperandShape<O>>>>;
+  mul(other: Tensor | number, name?: string): Tensor {
+    return this.elementwise("Mul", "mul", other, name, captureSource());
+  }
+
+  /** Elementwise x / y with numpy broadcasting. */
+  div<X extends Shape, const O extends Tensor | number>(
+    this: Tensor<X>,
+    other: Check<BroadcastResult<"div", X, OperandShape<O>>> & O,
+    name?: string,
+  ): Tensor<OutShape<BroadcastResult<"div", X, OperandShape<O>>>>;
+  div(other: Tensor | number, name?: string): Tensor {
+    return this.elementwise("Div", "div", other, name, captureSource());
+  }
+
+  private elementwise(op: string, kind: string, other: Tensor | number, explicit: string | undefined, loc: SourceLoc | undefined): Tensor {
+    const t = this.tracer;
+    const layer = t.layerName(kind, explicit);
+    const y = typeof other === "number" ? t.b.scalar(other) : sameTrace(layer, t, other).value;
+    const [out] = t.emit(layer, op, [this.value, y], {}, loc);
+    return this.next(out);
+  }
+
+  /** Matrix product with ONNX MatMul semantics: [...a, M, K]·[...b, K, N] → [...broadcast(a, b), M, N]; rank ≥ 2. */
+  matmul<X extends Shape, const O extends Tensor>(
+    this: Tensor<X>,
+    other: Check<MatMulResult<X, ShapeOf<O>>> & O,
+    name?: string,
+  ): Tensor<OutShape<MatMulResult<X, ShapeOf<O>>>>;
+  matmul(other: Tensor, name?: string): Tensor {
+    const loc = captureSource();
+    const t = this.tracer;
+    const layer = t.layerName("matmul", name);
+    const [out] = t.emit(layer, "MatMul", [this.value, sameTrace(layer, t, other).value], {}, loc);
+    return this.next(out);
+  }
+
   /** Flattens all but the batch dimension, like `x.view(x.shape[0], -1)`. */
   flatten<X extends Shape>(this: Tensor<X> & Check<FlattenResult<X>>, name?: string): Tensor<OutShape<FlattenResult<X>>>;
   flatten(name?: string): Tensor {
@@ -300,6 +367,30 @@ export class Tensor<S extends Shape = Shape, D extends DType = "float32"> {
     const [out] = t.emit(layer, "Dropout", [this.value, b.scalar(p), b.constant("bool", [], [1])], { seed }, loc, 2);
     return this.next(out);
   }
+}
+
+/**
+ * Concatenates tensors along `axis` (negative counts from the end), like `torch.cat`: dims
+ * outside the axis must be equal, e.g. `concat([a, b], 1)` joins channels.
+ */
+export function concat<const Ts extends readonly Tensor[], const A extends number>(
+  tensors: Ts,
+  axis: Check<ConcatResult<Ts, A>> & A,
+  name?: string,
+): Tensor<OutShape<ConcatResult<Ts, A>>>;
+export function concat(tensors: readonly Tensor[], axis: number, name?: string): Tensor {
+  const loc = captureSource();
+  if (tensors.length === 0) throw new ModelError("concat: needs at least one tensor");
+  const t = tensors[0].tracer;
+  const layer = t.layerName("concat", name);
+  const [out] = t.emit(layer, "Concat", tensors.map((x) => sameTrace(layer, t, x).value), { axis }, loc);
+  return new Tensor(out, t);
+}
+
+/** A layer's other operand must come from the same forward (trace). */
+function sameTrace(layer: string, t: Tracer, x: Tensor): Tensor {
+  if (!(x instanceof Tensor) || x.tracer !== t) throw new ModelError(`${layer}: every operand must be a Tensor of this model's forward`);
+  return x;
 }
 
 function hashName(name: string): number {

@@ -364,6 +364,147 @@ export type DropoutError<P> =
     : never;
 
 // ---------------------------------------------------------------------------------------------
+// Layers on two or more tensors: add/sub/mul/div (broadcasting), matmul, concat
+// ---------------------------------------------------------------------------------------------
+
+/** A single literal dim (a number or symbol literal), not `number`, `string`, a union or any. */
+type IsLit<D> = IsAny<D> extends true ? false
+  : true extends IsUnion<D> ? false
+  : [D] extends [number] ? (number extends D ? false : true)
+  : [D] extends [string] ? (string extends D ? false : true)
+  : false;
+
+/** Where two dims do not broadcast: the axis of the result, and both dims. */
+interface Mismatch<Axis extends number, A, B> {
+  readonly mismatch: [Axis, A, B];
+}
+
+/**
+ * One axis of numpy broadcasting, as broadcastShapes (ops/broadcast.ts) decides it: the first
+ * operand's dim unless it is 1; two different known sizes fail; a symbol never fails and wins
+ * over the other dim (build time keeps the first non-1 dim). Unknown dims degrade.
+ */
+type BroadcastDim<Axis extends number, A, B> =
+  IsAny<A> extends true ? Dim : IsAny<B> extends true ? Dim
+  : IsLit<A> extends true
+    ? A extends 1 ? B
+      : IsLit<B> extends true
+        ? B extends 1 ? A : [A, B] extends [number, number] ? (A extends B ? A : Mismatch<Axis, A, B>) : A
+        : A
+    : [A] extends [string] ? A // a symbol is never 1
+    : IsLit<B> extends true ? (B extends 1 ? Unknown<A> : [B] extends [number] ? B : Dim)
+    : Unknown<A | B>;
+
+/** Prepends 1s to S until it has Rank's length (Rank: a tuple as long as the longer shape). */
+type PadOnes<S extends Shape, Rank extends Shape> = S["length"] extends Rank["length"] ? S : PadOnes<readonly [1, ...S], Rank>;
+
+/** Two shapes of known rank, broadcast: the result tuple, or the first Mismatch. */
+type Broadcast<X extends Shape, Y extends Shape> =
+  LengthLess<[...X], [...Y]> extends true ? BroadcastZip<PadOnes<X, Y>, Y> : BroadcastZip<X, PadOnes<Y, X>>;
+type BroadcastZip<X, Y, Out extends Dim[] = []> =
+  X extends readonly [infer A, ...infer XR]
+    ? Y extends readonly [infer B, ...infer YR]
+      ? BroadcastDim<Out["length"], A, B> extends infer D
+        ? [D] extends [Mismatch<number, unknown, unknown>] ? D : BroadcastZip<XR, YR, [...Out, D & Dim]>
+        : never
+      : never
+    : readonly [...Out];
+
+/** The message broadcastShapes gives (`What` names the shapes), prefixed by the layer. */
+type BroadcastMessage<Op extends string, What extends string, M> =
+  M extends Mismatch<infer Axis, infer A, infer B> ? `${Op}: ${What} do not broadcast (axis ${Axis}: ${Show<A>} vs ${Show<B>})` : never;
+
+/** The shape of a binary layer's right operand: a tensor's, or [] for a number (a scalar constant). */
+export type OperandShape<O> = O extends number ? readonly [] : ShapeOf<O>;
+
+/** x.add(y) and friends (ops/binary.ts): numpy broadcasting of X with Y. */
+export type BroadcastResult<Op extends string, X extends Shape, Y extends Shape> =
+  IsAny<X> extends true ? Result<Shape>
+  : IsAny<Y> extends true ? Result<Shape>
+  : RankOf<X> extends undefined ? Result<Shape>
+  : RankOf<Y> extends undefined ? Result<Shape>
+  : Broadcast<X, Y> extends infer B
+    ? B extends Mismatch<number, unknown, unknown> ? Fail<BroadcastMessage<Op, `shapes ${FormatShape<X>} and ${FormatShape<Y>}`, B>> : Result<B>
+    : never;
+
+/** x.matmul(y) (ops/gemm.ts MatMul): [...a, M, K]·[...b, K, N] → [...broadcast(a, b), M, N]; rank ≥ 2. */
+export type MatMulResult<X extends Shape, Y extends Shape> =
+  IsAny<X> extends true ? Result<Shape>
+  : IsAny<Y> extends true ? Result<Shape>
+  : RankOf<X> extends undefined ? Result<Shape>
+  : RankOf<Y> extends undefined ? Result<Shape>
+  : [X, Y] extends [readonly [...infer XB extends Shape, infer M, infer K], readonly [...infer YB extends Shape, infer K2, infer Nn]]
+    ? SameNat<K, K2> extends false
+      ? Fail<`matmul: inner dimensions differ: ${FormatShape<X>} · ${FormatShape<Y>} (${Show<K>} vs ${Show<K2>})`>
+      : Broadcast<XB, YB> extends infer B
+        ? B extends Mismatch<number, unknown, unknown>
+          ? Fail<BroadcastMessage<"matmul", `batch dims of ${FormatShape<X>} and ${FormatShape<Y>}`, B>>
+          : B extends Shape ? Result<readonly [...B, M & Dim, Nn & Dim]> : never
+        : never
+    : Fail<`matmul: operands must have rank 2 or more, got ${FormatShape<X>} and ${FormatShape<Y>}`>;
+
+/** A concat axis in [−rank, rank) as an index, Failed when out of range, undefined when not a literal. */
+type AxisIndex<A, Rank extends number> =
+  NatOf<A> extends Nat
+    ? Compare<A, Rank> extends "lt" ? A : Failed<`concat: axis ${Show<A>} is out of range for rank ${Rank}`>
+    : `${A & number}` extends `-${infer P extends number}`
+      ? NatOf<P> extends Nat
+        ? Compare<P, Rank> extends "gt" ? Failed<`concat: axis ${Show<A>} is out of range for rank ${Rank}`> : Sub<Rank, P>
+        : undefined
+      : undefined;
+
+/** Where S differs from F outside the concat axis (ops/layout.ts Concat's message), else never. */
+type ConcatMismatch<F extends Shape, S extends Shape, Axis extends number> =
+  RankOf<S> extends undefined ? never
+  : S["length"] extends F["length"] ? DimsDiffer<F, S, Axis>
+  : `concat: inputs ${FormatShape<F>} and ${FormatShape<S>} differ in rank (${F["length"]} vs ${S["length"]})`;
+type DimsDiffer<F extends Shape, S extends Shape, Axis extends number, I extends unknown[] = []> =
+  I["length"] extends F["length"] ? never
+  : I["length"] extends Axis ? DimsDiffer<F, S, Axis, [...I, 0]>
+  : [IsLit<F[I["length"]]>, IsLit<S[I["length"]]>] extends [true, true]
+    ? F[I["length"]] extends S[I["length"]] ? DimsDiffer<F, S, Axis, [...I, 0]>
+      : `concat: inputs ${FormatShape<F>} and ${FormatShape<S>} differ at axis ${I["length"]} (${Show<F[I["length"]]>} vs ${Show<S[I["length"]]>}); only the concat axis ${Axis} may differ`
+    : DimsDiffer<F, S, Axis, [...I, 0]>;
+
+/** The sum of the concat-axis dims: a literal, `string` when one is symbolic (build time makes up `<node>_<axis>`). */
+type AxisSum<Ts, Axis extends number, Acc extends Nat | false = [], Seen = never> =
+  Ts extends readonly [infer T, ...infer Rest]
+    ? ShapeOf<T>[Axis] extends infer D
+      ? IsAny<D> extends true ? Dim
+        : [D] extends [string] ? string
+        : AxisSum<Rest, Axis, Acc extends Nat ? (NatOf<D> extends infer DN extends Nat ? NatAdd<Acc, DN> : false) : false, Seen | D>
+      : never
+    : Acc extends Nat ? NumOf<Acc> : Unknown<Seen>;
+
+/** The first mismatch of any of Ts against F. */
+type FirstConcatMismatch<F extends Shape, Ts, Axis extends number> =
+  Ts extends readonly [infer T, ...infer Rest]
+    ? ConcatMismatch<F, ShapeOf<T>, Axis> extends infer E extends string ? ([E] extends [never] ? FirstConcatMismatch<F, Rest, Axis> : E) : never
+    : never;
+
+type ReplaceAt<S, I extends number, V, Out extends Dim[] = []> =
+  S extends readonly [infer H, ...infer T] ? ReplaceAt<T, I, V, [...Out, (Out["length"] extends I ? V : H) & Dim]> : readonly [...Out];
+
+/** concat(tensors, axis) (ops/layout.ts Concat): dims equal outside the axis, summed along it. */
+export type ConcatResult<Ts, A> =
+  IsAny<Ts> extends true ? Result<Shape>
+  : Ts extends readonly [] ? Fail<"concat: needs at least one tensor">
+  : Ts extends readonly [infer T0, ...infer Rest]
+    ? ShapeOf<T0> extends infer F extends Shape
+      ? IsAny<F> extends true ? Result<Shape>
+        : RankOf<F> extends undefined ? Result<Shape>
+        : AxisIndex<A, F["length"]> extends infer I
+          ? I extends Failed<infer E> ? Fail<E>
+            : I extends number
+              ? FirstConcatMismatch<F, Rest, I> extends infer E extends string
+                ? [E] extends [never] ? Result<ReplaceAt<F, I, AxisSum<Ts, I>>> : Fail<E>
+                : never
+              : Result<{ readonly [K in keyof F]: Unknown<F[K]> }> // an axis held in a variable
+          : never
+      : never
+    : Result<Shape>;
+
+// ---------------------------------------------------------------------------------------------
 // What dsl.ts reads: a layer's output shape, and the type its argument must have
 // ---------------------------------------------------------------------------------------------
 
