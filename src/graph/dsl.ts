@@ -28,7 +28,7 @@ import type {
   Shape,
   ShapeOf,
 } from "./shape-types";
-import { Dim, DType, numel, Value } from "./types";
+import { DType, numel, Value } from "./types";
 
 /** The symbolic batch dimension. */
 export const N = "N" as const;
@@ -165,14 +165,16 @@ export interface LinearOptions {
 /**
  * A traced tensor: its graph value plus the trace it belongs to. `S` is its shape as a type
  * (shape-types.ts): each layer method's overload reads it through a `this` parameter and
- * returns the output shape, or turns an argument's type into a ShapeError. No member holds
- * `S`, so tensors of any shapes stay assignable to one another. `D` is the element type.
+ * returns the output shape, or turns an argument's type into a ShapeError. `shape` has type
+ * `S`, so a `Tensor<A>` is assignable to a `Tensor<B>` only when A is to B (every tensor is a
+ * plain `Tensor`). `D` is the element type.
  */
 export class Tensor<S extends Shape = Shape, D extends DType = "float32"> {
   constructor(readonly value: Value, readonly tracer: Tracer) {}
 
-  get shape(): readonly Dim[] {
-    return this.value.shape;
+  /** The shape, typed as S: `x.shape[1]` of a `Tensor<readonly ["N", 96, 55, 55]>` is `96`. */
+  get shape(): S {
+    return this.value.shape as unknown as S;
   }
 
   /** The element type, in the type too: every DSL layer computes in float32. */
