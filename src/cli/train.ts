@@ -1,7 +1,7 @@
 /** `alexc train <model.ts>`: the seed protocol (or the model's own defaults) on FashionMNIST. */
 import * as os from "os";
 import type { CommandModule } from "yargs";
-import { IoError } from "../graph/errors";
+import { BadDataError, IoError } from "../graph/errors";
 import { DataError } from "../train/data/errors";
 import { loadFashionMnist, resolveDataDir } from "../train/data/fashion-mnist";
 import type { ExecutionProvider } from "../train/session";
@@ -11,7 +11,6 @@ import { readModelFile } from "../emit/decode";
 import { makeOptimizer } from "../train/optim/make";
 import { programFromModel } from "../train/program-dsl";
 import { programFromOnnx } from "../train/program-onnx";
-import { AlexcError } from "../graph/errors";
 
 interface TrainArgs {
   model: string;
@@ -35,10 +34,6 @@ interface TrainArgs {
 }
 
 /** Data errors carry exit code 5 like other bad-input errors. */
-class DataInputError extends AlexcError {
-  override readonly exitCode = 5;
-}
-
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train <model>",
   describe: "train a model on FashionMNIST with onnxruntime (checkpoints, metrics, trained .onnx in --out)",
@@ -75,7 +70,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       const dir = resolveDataDir(args.data, (m) => log.line(m));
       data = loadFashionMnist(dir, { trainLimit: args["train-limit"], testLimit: args["test-limit"] });
     } catch (e) {
-      if (e instanceof DataError) throw new DataInputError(e.message);
+      if (e instanceof DataError) throw new BadDataError(e.message);
       throw e;
     }
     const positive = (name: string, v: number | undefined) => {

@@ -1,8 +1,8 @@
 /** ONNX bytes → ModelProto, with a clear error for anything that is not an ONNX model. */
-import * as fs from "fs";
 import { IoError } from "../graph/errors";
 import * as protobuf from "protobufjs/minimal";
 import { onnx } from "./proto";
+import { readInputFile } from "./read-input";
 
 export function decodeModel(bytes: Uint8Array, source: string): onnx.ModelProto {
   let m: onnx.ModelProto;
@@ -19,14 +19,7 @@ export function decodeModel(bytes: Uint8Array, source: string): onnx.ModelProto 
 }
 
 export function readModelFile(file: string): onnx.ModelProto {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new IoError(err.code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read (${err.code})`);
-  }
-  return decodeModel(bytes, file);
+  return decodeModel(readInputFile(file), file);
 }
 
 /** The value of a metadata_props key, if the model has it. */

@@ -6,20 +6,11 @@
  * Writing: float32 tensors in the order given, header padded with spaces to 8 bytes (so the
  * data is aligned), same input ⇒ same bytes. Reading: F32, F16, BF16 and F64 (converted to
  * float32); every header field is checked against the file size, and anything wrong is one
- * WeightsError naming the file.
+ * BadDataError naming the file.
  */
-import * as fs from "fs";
-import { AlexcError, IoError } from "../graph/errors";
+import { BadDataError } from "../graph/errors";
+import { readInputFile } from "./read-input";
 import { float16ToFloat32 } from "./float16";
-
-/** A weights file that cannot be read or does not fit the model (exit code 5, like bad data). */
-export class WeightsError extends AlexcError {
-  override readonly exitCode = 5;
-  constructor(message: string) {
-    super(message);
-    this.name = "WeightsError";
-  }
-}
 
 export interface NamedTensor {
   readonly name: string;
@@ -65,7 +56,7 @@ export interface Safetensors {
 
 export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensors {
   const fail = (why: string): never => {
-    throw new WeightsError(`${source}: not a valid safetensors file: ${why}`);
+    throw new BadDataError(`${source}: not a valid safetensors file: ${why}`);
   };
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 8) fail(`${buf.length} bytes, shorter than the 8-byte header length`);
@@ -136,12 +127,5 @@ function toFloat32(raw: Buffer, dtype: string, n: number): Float32Array {
 
 /** Reads and decodes a safetensors file; a missing or unreadable file is an IoError. */
 export function readSafetensorsFile(file: string): Safetensors {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new IoError(err.code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read (${err.code})`);
-  }
-  return decodeSafetensors(bytes, file);
+  return decodeSafetensors(readInputFile(file), file);
 }

@@ -11,7 +11,8 @@
 import { formatShape } from "../graph/types";
 import { metadataValue } from "./decode";
 import type { onnx } from "./proto";
-import { NamedTensor, WeightsError } from "./safetensors";
+import { BadDataError } from "../graph/errors";
+import type { NamedTensor } from "./safetensors";
 
 export type TorchNames = Readonly<Record<string, string>>;
 
@@ -27,7 +28,7 @@ export function torchNamesFromMetadata(m: onnx.IModelProto, source: string): Tor
   } catch {
     // reported below
   }
-  throw new WeightsError(`${source}: metadata ${TORCH_NAMES_KEY} is not a JSON object of strings`);
+  throw new BadDataError(`${source}: metadata ${TORCH_NAMES_KEY} is not a JSON object of strings`);
 }
 
 /** conv1.weight → conv.0.weight under { conv1: "conv.0" }; names of unmapped layers stay. */
@@ -75,7 +76,7 @@ export function matchWeights(
   }
   for (const t of loaded) if (!used.has(t.name)) problems.push(`unexpected ${t.name} ${formatShape(t.dims)}`);
   if (problems.length > 0) {
-    throw new WeightsError(
+    throw new BadDataError(
       `${source}: the weights do not fit the model (${problems.length} mismatch${problems.length > 1 ? "es" : ""}):\n  ${problems.join("\n  ")}`,
     );
   }

@@ -51,6 +51,15 @@ export class IoError extends AlexcError {
   }
 }
 
+/** A file whose content is wrong: data, weights, images (exit 5, like a bad checkpoint). */
+export class BadDataError extends AlexcError {
+  override readonly exitCode = 5;
+  constructor(message: string) {
+    super(message);
+    this.name = "BadDataError";
+  }
+}
+
 /** A bad command-line argument that the option parser itself accepts (e.g. `--seed abc`). */
 export class UsageError extends AlexcError {
   override readonly exitCode = 64;

@@ -5,16 +5,7 @@
  * (a palette image expands to RGB, or RGBA when it has tRNS).
  */
 import * as zlib from "zlib";
-import { AlexcError } from "../graph/errors";
-
-/** An image file that is not a PNG, or a damaged one (exit code 5, bad data). */
-export class ImageError extends AlexcError {
-  override readonly exitCode = 5;
-  constructor(message: string) {
-    super(message);
-    this.name = "ImageError";
-  }
-}
+import { BadDataError } from "../graph/errors";
 
 export interface Image {
   readonly width: number;
@@ -58,7 +49,7 @@ export function isPng(bytes: Uint8Array): boolean {
 
 export function decodePng(bytes: Uint8Array, source: string): Image {
   const fail = (why: string): never => {
-    throw new ImageError(`${source}: ${why}`);
+    throw new BadDataError(`${source}: ${why}`);
   };
   if (!isPng(bytes)) fail("not a PNG file (no PNG signature)");
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

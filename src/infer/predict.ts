@@ -4,10 +4,10 @@
  * the top-k classes by softmax probability. Labels come from the model's `alexc.classes`
  * metadata (class indices where it has none).
  */
-import * as fs from "fs";
 import * as ort from "onnxruntime-node";
-import { IoError, ModelError } from "../graph/errors";
+import { ModelError } from "../graph/errors";
 import { readMetadataOnly } from "../emit/decode";
+import { readInputFile } from "../emit/read-input";
 import { decodePng } from "./png";
 import { imageToInput } from "./image-input";
 
@@ -26,18 +26,10 @@ export interface ImageModel {
   readonly labels: readonly string[] | undefined;
 }
 
-function readFile(file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new IoError(err.code === "ENOENT" ? `${file}: no such file` : err.code === "EISDIR" ? `${file}: is a directory` : `${file}: cannot read (${err.code})`);
-  }
-}
 
 /** Opens a classifier whose input is an image batch float32 [N, C, H, W] (C 1 or 3) and whose output is [N, classes]. */
 export async function openImageModel(file: string, threads?: number): Promise<ImageModel> {
-  const bytes = readFile(file);
+  const bytes = readInputFile(file);
   const meta = readMetadataOnly(bytes, file);
   let session: ort.InferenceSession;
   try {
@@ -82,7 +74,7 @@ function softmax(row: Float32Array): Float64Array {
 export async function predict(model: ImageModel, files: readonly string[], k: number): Promise<Prediction[]> {
   const per = model.channels * model.height * model.width;
   const batch = new Float32Array(files.length * per);
-  files.forEach((f, i) => batch.set(imageToInput(decodePng(readFile(f), f), model.channels, model.height, model.width), i * per));
+  files.forEach((f, i) => batch.set(imageToInput(decodePng(readInputFile(f), f), model.channels, model.height, model.width), i * per));
   const result = await model.session.run({ [model.input]: new ort.Tensor("float32", batch, [files.length, model.channels, model.height, model.width]) });
   const logits = result[model.output];
   const classes = Number(logits.dims[1]);
