@@ -335,7 +335,7 @@ describe("alexc inspect: files that are not ONNX models", () => {
     const d = tmp.sub("inspect-missing");
     const missing = path.join(d, "missing.onnx");
     expect(expectOneLineFailure(runAlexc(["inspect", missing]), 4)).toBe(`alexc: ${missing}: no such file`);
-    expect(expectOneLineFailure(runAlexc(["inspect", d]), 4)).toMatch(new RegExp(`^alexc: ${escapeRe(d)}: cannot read`));
+    expect(expectOneLineFailure(runAlexc(["inspect", d]), 4)).toBe(`alexc: ${d}: is a directory`);
   });
 });
 
