@@ -19,7 +19,7 @@ export function adam(cfg: AdamConfig = {}): Optimizer {
   const beta2 = cfg.beta2 ?? 0.999;
   const eps = cfg.eps ?? 1e-8;
   const wd = cfg.weightDecay ?? 0;
-  const corrections = new WeakMap<GraphBuilder, { stepSize: Value; sqrtBc2: Value }>();
+  const corrections = new WeakMap<GraphBuilder, { stepSize: Value; epsHat: Value }>();
   return {
     name: "adam",
     config: { beta1, beta2, eps, weightDecay: wd },
@@ -41,12 +41,15 @@ export function adam(cfg: AdamConfig = {}): Optimizer {
           const t = b.op1("Add", [step, b.scalar(1, dt)]);
           const bc1 = b.op1("Sub", [b.scalar(1, dt), b.op1("Pow", [b.scalar(beta1, dt), t])]);
           const bc2 = b.op1("Sub", [b.scalar(1, dt), b.op1("Pow", [b.scalar(beta2, dt), t])]);
-          return { stepSize: b.op1("Div", [lr, bc1]), sqrtBc2: b.op1("Sqrt", [bc2]) };
+          // PyTorch: p −= lr/bc1 · m / (√v/√bc2 + ε). Multiplying through by √bc2 moves both
+          // corrections onto scalars: p −= (lr·√bc2/bc1) · m / (√v + ε·√bc2) — one full-size pass fewer.
+          const sqrtBc2 = b.op1("Sqrt", [bc2]);
+          return { stepSize: b.op1("Mul", [b.op1("Div", [lr, bc1]), sqrtBc2]), epsHat: b.op1("Mul", [b.scalar(eps, dt), sqrtBc2]) };
         });
         corrections.set(b, shared);
       }
-      const { stepSize, sqrtBc2 } = shared;
-      const denom = b.op1("Add", [b.op1("Div", [b.op1("Sqrt", [v2]), sqrtBc2]), b.scalar(eps, dt)]);
+      const { stepSize, epsHat } = shared;
+      const denom = b.op1("Add", [b.op1("Sqrt", [v2]), epsHat]);
       const p2 = b.op1("Sub", [p, b.op1("Mul", [stepSize, b.op1("Div", [m2, denom])])]);
       return { param: p2, state: new Map([[m.name, m2], [v.name, v2]]) };
     },
