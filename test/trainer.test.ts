@@ -222,11 +222,11 @@ describe("alexc train (LeNet, small limits)", () => {
     expectCleanFailure(wrong, /training_info runs adam; rebuild it with `alexc build --optimizer sgd`/);
   });
 
-  test("Ctrl-C mid-epoch saves a checkpoint (exit 130); --resume continues at the next batch and ends with the same weights", async () => {
-    const args = ["--data", REAL_DATA, "--train-limit", "3000", "--test-limit", "32", "--batch-size", "16", "--threads", "1", "--epochs", "1"];
+  /** Starts a run, interrupts it with SIGINT after ≥ 20 logged steps, checks the mid-epoch checkpoint, resumes it, and runs it straight; returns both folders. */
+  async function interruptResumeAndStraight(modelFile: string, args: readonly string[], batches: number): Promise<{ straight: string; resumed: string }> {
     const a = tmp.sub("sigint-straight");
     const b = tmp.sub("sigint-resumed");
-    const child = spawn(process.execPath, [ALEXC_BIN, "train", "models/lenet.ts", ...args, "--out", b], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [ALEXC_BIN, "train", modelFile, ...args, "--out", b], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -237,18 +237,30 @@ describe("alexc train (LeNet, small limits)", () => {
     }
     child.kill("SIGINT");
     expect(await exited).toBe(130);
-    expect(stdout).toMatch(/interrupted at epoch 1, batch \d+\/188: saved .*checkpoint\.ckpt; continue with --resume/);
+    expect(stdout).toMatch(new RegExp(`interrupted at epoch 1, batch \\d+/${batches}: saved .*checkpoint\\.ckpt; continue with --resume`));
     const ck = loadCheckpoint(path.join(b, "checkpoint.ckpt"));
     expect(ck.meta.epoch).toBe(0);
     expect(ck.meta.batch).toBeGreaterThanOrEqual(20);
-    expect(ck.meta.batch).toBeLessThan(188);
+    expect(ck.meta.batch).toBeLessThan(batches);
     expect(ck.meta.step).toBe(ck.meta.batch);
-    const resumed = train([...args, "--resume", "--out", b]);
+    const resumed = runAlexc(["train", modelFile, ...args, "--resume", "--out", b], T);
     if (resumed.status !== 0) throw new Error(describeResult(resumed));
-    const straight = train([...args, "--out", a]);
+    const straight = runAlexc(["train", modelFile, ...args, "--out", a], T);
     if (straight.status !== 0) throw new Error(describeResult(straight));
+    return { straight: a, resumed: b };
+  }
+
+  test("Ctrl-C mid-epoch saves a checkpoint (exit 130); --resume continues at the next batch and ends with the same weights", async () => {
+    const args = ["--data", REAL_DATA, "--train-limit", "3000", "--test-limit", "32", "--batch-size", "16", "--threads", "1", "--epochs", "1"];
+    const { straight, resumed } = await interruptResumeAndStraight("models/lenet.ts", args, 188);
     // LeNet has no dropout, so an interrupted-and-resumed run is exactly the straight one.
-    expectSameCheckpoint(a, b);
+    expectSameCheckpoint(straight, resumed);
+  });
+
+  test("with dropout masks drawn by alexc per batch (--lowering webgpu), a run resumed mid-epoch also ends with the straight run's weights", async () => {
+    const args = ["--data", REAL_DATA, "--train-limit", "3000", "--test-limit", "32", "--batch-size", "16", "--threads", "1", "--epochs", "1", "--lowering", "webgpu"];
+    const { straight, resumed } = await interruptResumeAndStraight("test/fixtures/small-cnn.ts", args, 188);
+    expectSameCheckpoint(straight, resumed);
   });
 
   test("a diverging run (--lr 1e6) finishes with a divergence warning naming test accuracy and train loss", () => {

@@ -1,7 +1,9 @@
 /**
  * The training loop (`alexc train`): one onnxruntime session per epoch runs the step graph
- * (its dropout seed derived from the run seed and the epoch, so a resumed run replays the
- * same masks), an inference session evaluates the whole test set, and after every epoch a
+ * (its Dropout seed derived from the run seed and the epoch, so a run resumed at an epoch
+ * boundary replays the same masks; mid-epoch, onnxruntime's generator restarts, so only the
+ * WebGPU lowering, whose masks alexc draws per batch, resumes bit-exactly), an inference
+ * session evaluates the whole test set, and after every epoch a
  * checkpoint is written atomically. Parameters and optimizer state stay in JS typed arrays
  * that are fed to each run and replaced by its ".next" outputs.
  */
@@ -158,7 +160,6 @@ export async function train(program: TrainingProgram, data: { train: Split; test
         threads: cfg.threads,
         keepOnDevice: [...tensors.keys()].map(next),
       });
-      const maskRng = Rng.derive(cfg.seed, "dropout-masks", epoch);
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
@@ -181,6 +182,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
         feeds.lr = lr;
         feeds[STEP_COUNTER] = new ort.Tensor("int64", BigInt64Array.of(BigInt(step)), []);
         for (const [name, value] of tensors) feeds[name] = device.get(name) ?? tensor(value, dims.get(name)!);
+        // Masks drawn per (epoch, batch), so a run resumed mid-epoch draws the same ones as a straight run.
+        const maskRng = Rng.derive(cfg.seed, "dropout-masks", epoch, batchIndex);
         for (const m of lowered?.masks ?? []) feeds[m.name] = dropoutMask(maskRng, m, b);
         const out = await session.run(feeds);
         const losses = Array.from(out[k > 1 ? "losses" : "loss"].data as Float32Array);
