@@ -173,7 +173,7 @@ describe("alexc train (LeNet, small limits)", () => {
 
   const smallCnn = (args: readonly string[]) => runAlexc(["train", "test/fixtures/small-cnn.ts", "--data", synth, ...SMALL, ...args], T);
 
-  test("resume is exact with live dropout (seeded per epoch): small CNN, 2 epochs = 1 + --resume", () => {
+  test("resume is exact with live dropout (masks per epoch and batch): small CNN, 2 epochs = 1 + --resume", () => {
     const a = tmp.sub("dropout-straight");
     const b = tmp.sub("dropout-resumed");
     for (const r of [smallCnn(["--epochs", "2", "--out", a]), smallCnn(["--epochs", "1", "--out", b]), smallCnn(["--epochs", "2", "--resume", "--out", b])]) {
@@ -257,8 +257,8 @@ describe("alexc train (LeNet, small limits)", () => {
     expectSameCheckpoint(straight, resumed);
   });
 
-  test("with dropout masks drawn by alexc per batch (--lowering webgpu), a run resumed mid-epoch also ends with the straight run's weights", async () => {
-    const args = ["--data", REAL_DATA, "--train-limit", "3000", "--test-limit", "32", "--batch-size", "16", "--threads", "1", "--epochs", "1", "--lowering", "webgpu"];
+  test("with dropout (masks drawn by alexc per epoch and batch), a run resumed mid-epoch also ends with the straight run's weights", async () => {
+    const args = ["--data", REAL_DATA, "--train-limit", "3000", "--test-limit", "32", "--batch-size", "16", "--threads", "1", "--epochs", "1"];
     const { straight, resumed } = await interruptResumeAndStraight("test/fixtures/small-cnn.ts", args, 188);
     expectSameCheckpoint(straight, resumed);
   });

@@ -12,6 +12,10 @@
  *
  * Precondition: a standalone graph (no adopted outer values). Postcondition: none of the
  * ops above remain; every other node is copied unchanged.
+ *
+ * `lowerDropout` applies the first rewrite alone. The CPU trainer uses it so that dropout masks
+ * come from alexc's generator, drawn per (seed, epoch, batch): a run resumed mid-epoch then
+ * sees the masks a straight run saw (onnxruntime's Dropout generator restarts with the session).
  */
 import type { Graph, Node } from "../graph/ir";
 import { GraphBuilder } from "../graph/ir";
@@ -29,6 +33,16 @@ export interface MaskInput {
 const UNSUPPORTED_ON_WEBGPU = new Set(["Dropout", "LogSoftmax", "OneHot", "Loop", "RandomUniformLike", "SoftmaxCrossEntropyLoss"]);
 
 export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[] } {
+  return lower(g, new Set([...UNSUPPORTED_ON_WEBGPU, "MaxPool"]));
+}
+
+/** Dropout → x · mask / (1 − p) with the mask a graph input; nothing else changes. */
+export function lowerDropout(g: Graph): { graph: Graph; masks: MaskInput[] } {
+  return lower(g, new Set(["Dropout"]));
+}
+
+/** Rewrites the nodes whose op is in `rewrite` (those it has a lowering for); copies the rest. */
+function lower(g: Graph, rewrite: ReadonlySet<string>): { graph: Graph; masks: MaskInput[] } {
   const b = new GraphBuilder(g.name);
   const map = new Map<string, Value>();
   const masks: MaskInput[] = [];
@@ -40,7 +54,10 @@ export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[] } {
   for (const n of g.nodes) {
     const ins = n.inputs.map(get);
     const bind = (outs: Value[]) => outs.forEach((o, i) => n.outputs[i] && map.set(n.outputs[i].name, o));
-    if (n.op === "Dropout" && n.outputs.length === 2) {
+    const copy = () => bind(b.op(n.op, ins, n.attrs as Attrs & Record<string, never>, { name: n.name, outputNames: n.outputs.map((o) => o.name), loc: n.loc, doc: n.doc }));
+    if (!rewrite.has(n.op)) {
+      copy();
+    } else if (n.op === "Dropout" && n.outputs.length === 2) {
       const [x] = ins as Value[];
       const p = Number(constant(n.inputs[1]!.name)!.data[0]);
       const mask = b.input(`${n.name}/mask`, "bool", x.shape);
@@ -68,7 +85,7 @@ export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[] } {
       ]);
     } else {
       if (UNSUPPORTED_ON_WEBGPU.has(n.op)) throw new Error(`internal: no WebGPU lowering for ${n.op} '${n.name}'`);
-      bind(b.op(n.op, ins, n.attrs as Attrs & Record<string, never>, { name: n.name, outputNames: n.outputs.map((o) => o.name), loc: n.loc, doc: n.doc }));
+      copy();
     }
   }
   for (const o of g.outputs) b.outputs.push(map.get(o.name)!);

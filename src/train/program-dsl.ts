@@ -8,7 +8,7 @@ import { encodeModel } from "../emit/encode";
 import type { Optimizer } from "./optim/optimizer";
 import type { TrainingProgram } from "./program";
 import { graphBytes, modelBytes } from "./session";
-import { lowerForWebGpu } from "./lower-webgpu";
+import { lowerDropout, lowerForWebGpu } from "./lower-webgpu";
 import { buildEvalGraph, buildStepGraph } from "./step";
 import { trainingInfo } from "./training-info";
 
@@ -30,8 +30,9 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
       return { tensors, step: 0 };
     },
     stepModel: (dropoutSeed) => modelBytes(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b),
-    loweredStepModel() {
-      const { graph, masks } = lowerForWebGpu(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 }).b.build());
+    loweredStepModel(kind) {
+      const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 }).b.build();
+      const { graph, masks } = kind === "webgpu" ? lowerForWebGpu(step) : lowerDropout(step);
       return { bytes: graphBytes(graph), masks };
     },
     evalModel: () => modelBytes(buildEvalGraph(def)),

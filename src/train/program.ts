@@ -28,8 +28,11 @@ export interface TrainingProgram {
   initial(): { tensors: Map<string, Float32Array>; step: number };
   /** The standalone step model; `dropoutSeed` seeds the runtime's dropout generators. */
   stepModel(dropoutSeed: number): Uint8Array;
-  /** The step lowered for onnxruntime's WebGPU provider (dropout masks become inputs), where supported. */
-  loweredStepModel?(): { bytes: Uint8Array; masks: readonly MaskInput[] };
+  /**
+   * The step with dropout masks as inputs (lower-webgpu.ts): "webgpu" lowers every op the WebGPU
+   * provider lacks, "dropout" only Dropout (the CPU trainer's default). Only from a model file.
+   */
+  loweredStepModel?(kind: "webgpu" | "dropout"): { bytes: Uint8Array; masks: readonly MaskInput[] };
   /** images uint8 + labels + parameters → logits, correct. */
   evalModel(): Uint8Array;
   /** The trained model: inference graph with these weights, training_info with this state. */

@@ -1,9 +1,9 @@
 /**
- * The training loop (`alexc train`): one onnxruntime session per epoch runs the step graph
- * (its Dropout seed derived from the run seed and the epoch, so a run resumed at an epoch
- * boundary replays the same masks; mid-epoch, onnxruntime's generator restarts, so only the
- * WebGPU lowering, whose masks alexc draws per batch, resumes bit-exactly), an inference
- * session evaluates the whole test set, and after every epoch a
+ * The training loop (`alexc train`): one onnxruntime session per epoch runs the step graph,
+ * with dropout masks fed as inputs drawn from the run seed, the epoch and the batch index, so a
+ * run resumed mid-epoch sees exactly the masks a straight run saw. (Training from a built .onnx,
+ * or K steps per run, keeps onnxruntime's Dropout, seeded per epoch: exact at epoch boundaries.)
+ * An inference session evaluates the whole test set, and after every epoch a
  * checkpoint is written atomically. Parameters and optimizer state stay in JS typed arrays
  * that are fed to each run and replaced by its ".next" outputs.
  */
@@ -153,7 +153,10 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   process.on("SIGINT", onSigint);
   try {
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const lowered = cfg.lowering === "webgpu" ? program.loweredStepModel!() : undefined;
+      // Dropout masks come from alexc's generator (per epoch and batch) wherever the step can take
+      // them as inputs; a built .onnx, or K steps per run, keeps onnxruntime's Dropout.
+      const lowered =
+        cfg.lowering === "webgpu" ? program.loweredStepModel!("webgpu") : k === 1 && program.loweredStepModel ? program.loweredStepModel("dropout") : undefined;
       const stepBytes = lowered ? lowered.bytes : program.stepModel(dropoutSeed(cfg.seed, epoch));
       const session = await createSession(k > 1 ? multiStepBytes(stepBytes) : stepBytes, {
         ep: cfg.ep,
