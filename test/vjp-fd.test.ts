@@ -101,6 +101,28 @@ const SPECS: Spec[] = [
     build: (b, [x, w]) => b.op1("Conv", [x, w], { kernel_shape: [3, 3], strides: [2, 2] }),
   },
   {
+    // Cin ≥ 8: dW takes the per-offset GEMM form (src/graph/ops/conv.ts), not the batched Conv
+    name: "Conv with 8 input channels (GEMM-form dW), stride 1, pad 1, bias",
+    dtype: F32,
+    eps: 0.1,
+    inputs: [
+      { name: "x", shape: [2, 8, 5, 5] },
+      { name: "w", shape: [3, 8, 3, 3] },
+      { name: "bias", shape: [3] },
+    ],
+    build: (b, [x, w, bias]) => b.op1("Conv", [x, w, bias], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }),
+  },
+  {
+    name: "Conv with 8 input channels (GEMM-form dW), stride 2, pads 1/0, no bias",
+    dtype: F32,
+    eps: 0.1,
+    inputs: [
+      { name: "x", shape: [1, 8, 7, 6] },
+      { name: "w", shape: [2, 8, 3, 2] },
+    ],
+    build: (b, [x, w]) => b.op1("Conv", [x, w], { kernel_shape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 0] }),
+  },
+  {
     name: "Gemm transB=0 with bias",
     dtype: F64,
     inputs: [
