@@ -1,6 +1,8 @@
 /**
  * One measurement in its own process (so peak RSS is its own): alexc's AlexNet forward
- * (inference session, float input) or training step (Adam, preprocessing in the graph).
+ * (inference session, float input), the same forward with the weights as graph inputs
+ * ("forward-inputs": how the training step sees them, so onnxruntime cannot pre-pack them or
+ * switch convolutions to its NCHWc layout), or a training step (Adam, preprocessing in the graph).
  * Prints one JSON line: {"ms": [per-rep times], "maxRssMB": n}.
  */
 import * as ort from "onnxruntime-node";
@@ -8,6 +10,8 @@ import * as path from "path";
 import type { ModelDef } from "../../src/graph/dsl";
 import { uniformInit } from "../../src/graph/init";
 import { numel } from "../../src/graph/types";
+import { GraphBuilder } from "../../src/graph/ir";
+import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
 import { adam } from "../../src/train/optim/adam";
@@ -20,11 +24,25 @@ async function main(): Promise<void> {
   const batch = Number(batchText);
   const reps = Number(repsText);
   const times: number[] = [];
-  if (mode === "forward") {
-    const session = await createSession(encodeModel(compileModel(def, { seed: 0 })));
+  if (mode === "forward" || mode === "forward-inputs") {
     const [, c, h, w] = def.spec.input as number[];
     const x = new Float32Array(batch * c * h * w).map((_, i) => ((i * 7919) % 1000) / 1000);
-    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", x, [batch, c, h, w]) };
+    const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor("float32", x, [batch, c, h, w]) };
+    let bytes = encodeModel(compileModel(def, { seed: 0 }));
+    if (mode === "forward-inputs") {
+      const b = new GraphBuilder(def.spec.name);
+      const input = b.input("input", "float32", def.spec.input);
+      const traced = trace(def, b, input, {
+        params: (bb, name, dims, fanIn) => {
+          feeds[name] = new ort.Tensor("float32", uniformInit(0, name, numel(dims), fanIn), dims);
+          return bb.input(name, "float32", dims);
+        },
+        training: false,
+      });
+      b.output(traced.output, "logits");
+      bytes = modelBytes(b);
+    }
+    const session = await createSession(bytes);
     await session.run(feeds); // warm-up
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
