@@ -263,6 +263,22 @@ describe("alexc train (LeNet, small limits)", () => {
     expectSameCheckpoint(straight, resumed);
   });
 
+  test("a built .onnx with dropout trains to the same weights as its model file, and resumes mid-epoch exactly too", async () => {
+    const built = path.join(tmp.sub("built-cnn"), "small_cnn.onnx");
+    const rb = runAlexc(["build", "test/fixtures/small-cnn.ts", "-o", built], T);
+    if (rb.status !== 0) throw new Error(describeResult(rb));
+    const a = tmp.sub("cnn-from-ts");
+    const b = tmp.sub("cnn-from-onnx");
+    const ra = smallCnn(["--epochs", "1", "--out", a]);
+    const ro = runAlexc(["train", built, "--data", synth, ...SMALL, "--epochs", "1", "--out", b], T);
+    if (ra.status !== 0) throw new Error(describeResult(ra));
+    if (ro.status !== 0) throw new Error(describeResult(ro));
+    expectSameCheckpoint(a, b);
+    const args = ["--data", REAL_DATA, "--train-limit", "3000", "--test-limit", "32", "--batch-size", "16", "--threads", "1", "--epochs", "1"];
+    const { straight, resumed } = await interruptResumeAndStraight(built, args, 188);
+    expectSameCheckpoint(straight, resumed);
+  });
+
   test("a diverging run (--lr 1e6) finishes with a divergence warning naming test accuracy and train loss", () => {
     // What the trainer really does: a non-finite loss would throw DivergedError (exit 6), but
     // with Adam at lr 1e6 LeNet's loss stays finite (≈ 4e7), so the run completes (exit 0) and

@@ -30,6 +30,7 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
       return { tensors, step: 0 };
     },
     stepModel: (dropoutSeed) => modelBytes(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b),
+    lowerings: ["webgpu", "dropout"],
     loweredStepModel(kind) {
       const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 }).b.build();
       const { graph, masks } = kind === "webgpu" ? lowerForWebGpu(step) : lowerDropout(step);

@@ -13,6 +13,7 @@ import { floatValues } from "../emit/tensor-data";
 import { metadataValue } from "../emit/decode";
 import { torchNamesFromMetadata } from "../emit/state-dict";
 import type { TrainingProgram } from "./program";
+import type { MaskInput } from "./lower-webgpu";
 import { next, STEP_COUNTER } from "./step";
 
 const AT = onnx.AttributeProto.AttributeType;
@@ -63,6 +64,12 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     initial() {
       const tensors = new Map(mutable.map((t) => [t.name, floatValues(tensorOf(t.name)!, file)]));
       return { tensors, step: int64Scalar(tensorOf(STEP_COUNTER)!) };
+    },
+    lowerings: ["dropout"],
+    loweredStepModel(kind) {
+      if (kind !== "dropout") throw new ModelError(`${file}: the ${kind} lowering needs the model file (.ts), not a built .onnx`);
+      const { graph, masks } = dropoutAsMaskInputs({ ...alg, input: [...(alg.input ?? []), ...[...bound.keys()].map(inputOf)], initializer: (alg.initializer ?? []).filter((t) => !bound.has(t.name!)) });
+      return { bytes: graphModel(graph), masks };
     },
     stepModel(dropoutSeed) {
       const node = (alg.node ?? []).map((n, i) =>
@@ -131,4 +138,43 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
       });
     },
   };
+}
+
+/**
+ * Each training-mode Dropout of a step graph → x · mask / (1 − p) with `mask` a bool graph input
+ * `<node>/mask` (shape from the graph's value_info), as lower-webgpu.ts does on alexc's IR: the
+ * trainer draws the masks, so resuming mid-epoch replays them exactly.
+ */
+function dropoutAsMaskInputs(graph: onnx.IGraphProto): { graph: onnx.IGraphProto; masks: MaskInput[] } {
+  const shapes = new Map([...(graph.input ?? []), ...(graph.valueInfo ?? [])].map((v) => [v.name!, v.type?.tensorType?.shape?.dim ?? undefined]));
+  const inits = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
+  const masks: MaskInput[] = [];
+  const inputs: onnx.IValueInfoProto[] = [];
+  const consts: onnx.ITensorProto[] = [];
+  const nodes: onnx.INodeProto[] = [];
+  for (const n of graph.node ?? []) {
+    if (n.opType !== "Dropout" || (n.output ?? []).length < 2) {
+      nodes.push(n);
+      continue;
+    }
+    const [x, ratio] = n.input ?? [];
+    const p = ratio ? floatValues(inits.get(ratio) ?? fail(`Dropout '${n.name}' ratio '${ratio}' is no initialiser`), "step")[0] : 0.5;
+    const dims = shapes.get(x!) ?? fail(`no shape for Dropout input '${x}'`);
+    const shape = dims.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
+    const mask = `${n.name}/mask`;
+    masks.push({ name: mask, shape, p });
+    inputs.push({ name: mask, type: typeProto("bool", shape) });
+    consts.push(tensorProto(makeTensor(`${n.name}/keep_scale`, "float32", [], [1 / (1 - p)])));
+    nodes.push(
+      { name: `${n.name}/mask/Cast`, opType: "Cast", input: [mask], output: [`${mask}:float`], attribute: [{ name: "to", type: AT.INT, i: DTYPE_CODE.float32 }] },
+      { name: `${n.name}/mask/Mul`, opType: "Mul", input: [`${mask}:float`, `${n.name}/keep_scale`], output: [`${mask}:scaled`] },
+      { name: `${n.name}/Mul`, opType: "Mul", input: [x!, `${mask}:scaled`], output: [n.output![0]] },
+      { name: `${n.name}/mask/Identity`, opType: "Identity", input: [mask], output: [n.output![1]] },
+    );
+  }
+  return { graph: { ...graph, node: nodes, input: [...(graph.input ?? []), ...inputs], initializer: [...(graph.initializer ?? []), ...consts] }, masks };
+}
+
+function fail(why: string): never {
+  throw new ModelError(`step graph: ${why}`);
 }

@@ -7,6 +7,8 @@ import type { TrainDefaults } from "../graph/dsl";
 import type { MaskInput } from "./lower-webgpu";
 import type { TorchNames } from "../emit/state-dict";
 
+export type Lowering = "webgpu" | "dropout";
+
 export interface MutableTensor {
   readonly name: string;
   readonly dims: readonly number[];
@@ -28,11 +30,13 @@ export interface TrainingProgram {
   initial(): { tensors: Map<string, Float32Array>; step: number };
   /** The standalone step model; `dropoutSeed` seeds the runtime's dropout generators. */
   stepModel(dropoutSeed: number): Uint8Array;
+  /** The lowerings `loweredStepModel` supports ("webgpu" needs the model file). */
+  readonly lowerings: readonly Lowering[];
   /**
    * The step with dropout masks as inputs (lower-webgpu.ts): "webgpu" lowers every op the WebGPU
-   * provider lacks, "dropout" only Dropout (the CPU trainer's default). Only from a model file.
+   * provider lacks, "dropout" only Dropout (the CPU trainer's default).
    */
-  loweredStepModel?(kind: "webgpu" | "dropout"): { bytes: Uint8Array; masks: readonly MaskInput[] };
+  loweredStepModel(kind: Lowering): { bytes: Uint8Array; masks: readonly MaskInput[] };
   /** images uint8 + labels + parameters → logits, correct. */
   evalModel(): Uint8Array;
   /** The trained model: inference graph with these weights, training_info with this state. */

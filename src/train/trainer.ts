@@ -1,8 +1,8 @@
 /**
  * The training loop (`alexc train`): one onnxruntime session per epoch runs the step graph,
  * with dropout masks fed as inputs drawn from the run seed, the epoch and the batch index, so a
- * run resumed mid-epoch sees exactly the masks a straight run saw. (Training from a built .onnx,
- * or K steps per run, keeps onnxruntime's Dropout, seeded per epoch: exact at epoch boundaries.)
+ * run resumed mid-epoch sees exactly the masks a straight run saw — from a model file or a built
+ * .onnx. (K steps per run keep onnxruntime's Dropout, seeded per epoch: exact at epoch boundaries.)
  * An inference session evaluates the whole test set, and after every epoch a
  * checkpoint is written atomically. Parameters and optimizer state stay in JS typed arrays
  * that are fed to each run and replaced by its ".next" outputs.
@@ -136,7 +136,7 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     log.line(`resumed from ${ckptPath}: epoch ${startEpoch}${skip ? `, batch ${skip}` : ""}, step ${step}`);
   }
 
-  if (cfg.lowering === "webgpu" && !program.loweredStepModel) {
+  if (cfg.lowering === "webgpu" && !program.lowerings.includes("webgpu")) {
     throw new IoError(`the WebGPU lowering needs the model file (.ts), not a built .onnx`);
   }
   if (cfg.lowering === "webgpu" && k > 1) throw new IoError(`--steps-per-run > 1 uses an ONNX Loop, which the WebGPU provider lacks`);
@@ -153,10 +153,10 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   process.on("SIGINT", onSigint);
   try {
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      // Dropout masks come from alexc's generator (per epoch and batch) wherever the step can take
-      // them as inputs; a built .onnx, or K steps per run, keeps onnxruntime's Dropout.
+      // Dropout masks come from alexc's generator (per epoch and batch) as step inputs; K steps
+      // per run (an ONNX Loop) keep onnxruntime's Dropout.
       const lowered =
-        cfg.lowering === "webgpu" ? program.loweredStepModel!("webgpu") : k === 1 && program.loweredStepModel ? program.loweredStepModel("dropout") : undefined;
+        cfg.lowering === "webgpu" ? program.loweredStepModel("webgpu") : k === 1 ? program.loweredStepModel("dropout") : undefined;
       const stepBytes = lowered ? lowered.bytes : program.stepModel(dropoutSeed(cfg.seed, epoch));
       const session = await createSession(k > 1 ? multiStepBytes(stepBytes) : stepBytes, {
         ep: cfg.ep,
