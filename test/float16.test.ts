@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { float16ToFloat32, float32ToFloat16 } from "../src/emit/float16";
 import { loadFashionMnist } from "../src/train/data/fashion-mnist";
-import { describeResult, runAlexc } from "./helpers/cli";
+import { runAlexc, runAlexcOk } from "./helpers/cli";
 import { expectClose, maxAbs, randomImages, runOrtNode } from "./helpers/logits";
 import { onnxCheck, python } from "./helpers/python";
 import { makeTmpDir } from "./helpers/tmp";
@@ -24,11 +24,7 @@ beforeAll(() => {
 });
 afterAll(() => tmp.remove());
 
-function alexc(args: string[]): ReturnType<typeof runAlexc> {
-  const r = runAlexc(args, { timeoutMs: T });
-  if (r.status !== 0) throw new Error(describeResult(r));
-  return r;
-}
+const alexc = (args: string[]) => runAlexcOk(args, T);
 
 describe("float32 ⇄ float16 values vs numpy", () => {
   test("float32 → float16 bits equal numpy's astype(float16) on edge cases and 20000 values over the whole range", () => {

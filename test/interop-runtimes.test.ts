@@ -8,7 +8,7 @@ import "./helpers/train-realm"; // first: jest's sandbox must use the main realm
 import * as fs from "fs";
 import * as path from "path";
 import { readModelFile } from "../src/emit/decode";
-import { describeResult, runAlexc } from "./helpers/cli";
+import { runAlexcOk } from "./helpers/cli";
 import { expectClose, maxAbs, randomImages, runOrtNode, runOrtWeb } from "./helpers/logits";
 import { makeTmpDir } from "./helpers/tmp";
 
@@ -21,11 +21,7 @@ beforeAll(() => {
 });
 afterAll(() => tmp.remove());
 
-function alexc(args: string[]): ReturnType<typeof runAlexc> {
-  const r = runAlexc(args, { timeoutMs: T });
-  if (r.status !== 0) throw new Error(describeResult(r));
-  return r;
-}
+const alexc = (args: string[]) => runAlexcOk(args, T);
 
 async function expectWebAgrees(model: string, tag: string): Promise<void> {
   for (const n of [1, 3]) {

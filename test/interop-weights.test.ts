@@ -10,7 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { decodeSafetensors, encodeSafetensors } from "../src/emit/safetensors";
-import { describeResult, REPO_ROOT, runAlexc } from "./helpers/cli";
+import { REPO_ROOT, runAlexc, runAlexcOk } from "./helpers/cli";
 import { expectClose, maxAbs, randomImages, runOrtNode } from "./helpers/logits";
 import { readNpy, writeNpy } from "./helpers/npy";
 import { PYTHON } from "./helpers/python";
@@ -31,11 +31,7 @@ function seedAlexnet(args: string[]): void {
   if (r.status !== 0) throw new Error(`seed_alexnet.py ${args[0]} exited ${r.status}:\n${r.stderr}`);
 }
 
-function alexc(args: string[]): ReturnType<typeof runAlexc> {
-  const r = runAlexc(args, { timeoutMs: T });
-  if (r.status !== 0) throw new Error(describeResult(r));
-  return r;
-}
+const alexc = (args: string[]) => runAlexcOk(args, T);
 
 const shape = [2, 1, 224, 224];
 const x = randomImages(shape, 42);

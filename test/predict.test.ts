@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { imageToInput, toPlanes } from "../src/infer/image-input";
 import { decodePng } from "../src/infer/png";
-import { describeResult, REPO_ROOT, runAlexc } from "./helpers/cli";
+import { REPO_ROOT, runAlexc, runAlexcOk } from "./helpers/cli";
 import { runOrtNode } from "./helpers/logits";
 import { readNpy, writeNpy } from "./helpers/npy";
 import { PYTHON } from "./helpers/python";
@@ -45,11 +45,7 @@ beforeAll(() => {
 });
 afterAll(() => tmp.remove());
 
-function alexc(args: string[]): ReturnType<typeof runAlexc> {
-  const r = runAlexc(args, { timeoutMs: T });
-  if (r.status !== 0) throw new Error(describeResult(r));
-  return r;
-}
+const alexc = (args: string[]) => runAlexcOk(args, T);
 
 function softmax(row: ArrayLike<number>): number[] {
   const m = Math.max(...Array.from(row));

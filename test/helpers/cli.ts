@@ -39,3 +39,10 @@ export function lines(text: string): string[] {
 export function describeResult(r: CliResult): string {
   return `exit ${r.status}${r.signal ? ` (signal ${r.signal})` : ""}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
 }
+
+/** runAlexc that must succeed: a failure throws with the whole result (exit, stdout, stderr). */
+export function runAlexcOk(args: readonly string[], timeoutMs: number): CliResult {
+  const r = runAlexc(args, { timeoutMs });
+  if (r.status !== 0) throw new Error(describeResult(r));
+  return r;
+}
