@@ -67,6 +67,7 @@ describe("AlexNet --dtype float16", () => {
       expect(check.outputs).toEqual({ logits: ["N", 10] });
       expect(check.metadata["alexc.dtype"]).toBe("float16");
       expect(check.training_info).toEqual([]);
+      expect(alexc(["inspect", f16]).stdout).toContain("Total params: 58,299,082");
       const shape = [2, 1, 224, 224];
       const x = randomImages(shape, 5);
       const a = await runOrtNode(f32, x, shape);

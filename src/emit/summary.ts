@@ -33,6 +33,9 @@ function tensorSize(t: onnx.ITensorProto): number {
   return (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
 }
 
+/** float32, float16, float64: the element types of trainable parameters. */
+const FLOAT_TYPES = new Set<number>([onnx.TensorProto.DataType.FLOAT, onnx.TensorProto.DataType.FLOAT16, onnx.TensorProto.DataType.DOUBLE]);
+
 export function summarize(m: onnx.ModelProto): Summary {
   const g = m.graph as onnx.GraphProto;
   const types = new Map<string, string>();
@@ -44,7 +47,7 @@ export function summarize(m: onnx.ModelProto): Summary {
     let params = 0;
     for (const i of n.input) {
       const t = inits.get(i);
-      if (t && !counted.has(i) && (t.dataType === 1 || t.dataType === 11) && tensorSize(t) > 1) {
+      if (t && !counted.has(i) && FLOAT_TYPES.has(t.dataType ?? 0) && tensorSize(t) > 1) {
         counted.add(i);
         params += tensorSize(t);
       }
