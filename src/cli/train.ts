@@ -1,8 +1,7 @@
 /** `alexc train <model.ts>`: the seed protocol (or the model's own defaults) on FashionMNIST. */
 import * as os from "os";
 import type { CommandModule } from "yargs";
-import { BadDataError, IoError } from "../graph/errors";
-import { DataError } from "../train/data/errors";
+import { IoError } from "../graph/errors";
 import { loadFashionMnist, resolveDataDir } from "../train/data/fashion-mnist";
 import type { ExecutionProvider } from "../train/session";
 import { plainLogger, train } from "../train/trainer";
@@ -65,14 +64,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const onnxProgram = fromOnnx ? programFromOnnx(readModelFile(args.model), args.model) : undefined;
     const d = def?.spec.train ?? onnxProgram?.defaults ?? {};
     const log = plainLogger();
-    let data;
-    try {
-      const dir = resolveDataDir(args.data, (m) => log.line(m));
-      data = loadFashionMnist(dir, { trainLimit: args["train-limit"], testLimit: args["test-limit"] });
-    } catch (e) {
-      if (e instanceof DataError) throw new BadDataError(e.message);
-      throw e;
-    }
+    const dir = resolveDataDir(args.data, (m) => log.line(m));
+    const data = loadFashionMnist(dir, { trainLimit: args["train-limit"], testLimit: args["test-limit"] });
     const positive = (name: string, v: number | undefined) => {
       if (v !== undefined && !(v > 0)) throw new IoError(`--${name} must be positive, got ${v}`);
       return v;

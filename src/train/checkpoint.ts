@@ -6,14 +6,13 @@
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
-import { AlexcError } from "../graph/errors";
+import { BadDataError } from "../graph/errors";
 import { writeFileAtomic } from "../emit/atomic-write";
 
 const MAGIC = Buffer.from("ALEXCKPT1\n");
 
-export class CheckpointError extends AlexcError {
-  override readonly exitCode = 5;
-}
+/** A missing or corrupt checkpoint (exit 5, like other bad data). */
+export class CheckpointError extends BadDataError {}
 
 export interface CheckpointMeta {
   model: string;

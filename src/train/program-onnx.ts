@@ -53,6 +53,13 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
   const graphModel = (graph: onnx.IGraphProto) =>
     encodeModel({ irVersion: m.irVersion, opsetImport: m.opsetImport, producerName: m.producerName, producerVersion: m.producerVersion, graph });
 
+  // The algorithm as a standalone step (docs/training-graph.md): bound initialisers become inputs.
+  const stepGraph: onnx.IGraphProto = {
+    ...alg,
+    input: [...(alg.input ?? []), ...[...bound.keys()].map(inputOf)],
+    initializer: (alg.initializer ?? []).filter((t) => !bound.has(t.name!)),
+  };
+
   return {
     name: metadataValue(m, "alexc.model") ?? g.name ?? "model",
     rawShape: preprocess.raw,
@@ -68,21 +75,16 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     lowerings: ["dropout"],
     loweredStepModel(kind) {
       if (kind !== "dropout") throw new ModelError(`${file}: the ${kind} lowering needs the model file (.ts), not a built .onnx`);
-      const { graph, masks } = dropoutAsMaskInputs({ ...alg, input: [...(alg.input ?? []), ...[...bound.keys()].map(inputOf)], initializer: (alg.initializer ?? []).filter((t) => !bound.has(t.name!)) });
+      const { graph, masks } = dropoutAsMaskInputs(stepGraph);
       return { bytes: graphModel(graph), masks };
     },
     stepModel(dropoutSeed) {
-      const node = (alg.node ?? []).map((n, i) =>
+      const node = (stepGraph.node ?? []).map((n, i) =>
         n.opType === "Dropout"
           ? { ...n, attribute: [...(n.attribute ?? []).filter((a) => a.name !== "seed"), { name: "seed", type: AT.INT, i: (dropoutSeed + i) % 2147483647 }] }
           : n,
       );
-      return graphModel({
-        ...alg,
-        node,
-        input: [...(alg.input ?? []), ...[...bound.keys()].map(inputOf)],
-        initializer: (alg.initializer ?? []).filter((t) => !bound.has(t.name!)),
-      });
+      return graphModel({ ...stepGraph, node });
     },
     evalModel() {
       const input = g.input.find((i) => !mainInits.has(i.name!))!;

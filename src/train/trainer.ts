@@ -152,11 +152,11 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   };
   process.on("SIGINT", onSigint);
   try {
+    // Dropout masks come from alexc's generator (per epoch and batch) as step inputs, so the step
+    // model is the same every epoch; K steps per run (an ONNX Loop) keep onnxruntime's Dropout,
+    // seeded per epoch.
+    const lowered = cfg.lowering === "webgpu" ? program.loweredStepModel("webgpu") : k === 1 ? program.loweredStepModel("dropout") : undefined;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      // Dropout masks come from alexc's generator (per epoch and batch) as step inputs; K steps
-      // per run (an ONNX Loop) keep onnxruntime's Dropout.
-      const lowered =
-        cfg.lowering === "webgpu" ? program.loweredStepModel("webgpu") : k === 1 ? program.loweredStepModel("dropout") : undefined;
       const stepBytes = lowered ? lowered.bytes : program.stepModel(dropoutSeed(cfg.seed, epoch));
       const session = await createSession(k > 1 ? multiStepBytes(stepBytes) : stepBytes, {
         ep: cfg.ep,

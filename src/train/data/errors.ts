@@ -1,8 +1,10 @@
 /**
- * A problem with training data on disk (missing, corrupt or inconsistent files).
- * Kept distinct from programming errors so the CLI can print the message alone, without a stack.
+ * A problem with training data on disk (missing, corrupt or inconsistent files): a BadDataError,
+ * so the CLI prints the message alone and exits 5.
  */
-export class DataError extends Error {
+import { BadDataError } from "../../graph/errors";
+
+export class DataError extends BadDataError {
   constructor(message: string) {
     super(message);
     this.name = "DataError";
