@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""PyTorch side of scripts/bench-step.ts: the seed's AlexNet (1×224×224, 10 classes), 2 threads.
+"""PyTorch side of scripts/bench-step.ts and scripts/bench-gpu.ts: the seed's AlexNet
+(1×224×224, 10 classes), on 2 CPU threads or on a CUDA device.
 
-Usage: torch_worker.py forward|step BATCH REPS  → one JSON line {"ms": [...], "maxRssMB": n}
+Usage: torch_worker.py forward|step BATCH REPS [--device cpu|cuda]
+  → one JSON line {"ms": [...], "maxRssMB": n}
 """
 import json
 import resource
@@ -28,19 +30,27 @@ def alexnet():
 
 def main():
     mode, batch, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    device = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    net = alexnet()
-    x = torch.rand(batch, 1, 224, 224)
-    y = torch.arange(batch) % 10
+    net = alexnet().to(device)
+    x = torch.rand(batch, 1, 224, 224, device=device)
+    y = torch.arange(batch, device=device) % 10
+
+    def sync():
+        if device != "cpu":
+            torch.cuda.synchronize()
+
     times = []
     if mode == "forward":
         net.eval()
         with torch.no_grad():
             net(x)
+            sync()
             for _ in range(reps):
                 t0 = time.perf_counter()
                 net(x)
+                sync()
                 times.append((time.perf_counter() - t0) * 1000)
     else:
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
@@ -51,6 +61,7 @@ def main():
             loss = loss_fn(net(x), y)
             loss.backward()
             opt.step()
+            sync()
             if r > 0:
                 times.append((time.perf_counter() - t0) * 1000)
     print(json.dumps({"ms": times, "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -1,0 +1,204 @@
+/**
+ * alexc on a GPU execution provider, checked against the CPU provider and timed next to
+ * PyTorch on the same GPU, in one run:
+ *
+ *   npx tsx scripts/bench-gpu.ts [--ep webgpu|cuda] [--batches 32,128] [--reps 10] [--python python3] [--torch-device cuda]
+ *
+ * 1. Agreement: one AlexNet Adam step with dropout live (the same masks fed to both) on the GPU
+ *    provider and on the CPU provider, from the same weights and batch: the loss, the correct
+ *    count, and every parameter's update (p.next − p) relative to that tensor's largest |update|;
+ *    then the logits of the evaluation graph.
+ * 2. Speed, per batch size: the training step as the trainer runs it (WebGPU: parameters and
+ *    state stay on the GPU, "gpu-buffer" outputs fed back as the next inputs; CUDA: the step
+ *    with host copies, and K = 8 steps inside one ONNX Loop), the inference forward, and
+ *    PyTorch's step and forward on the same GPU (scripts/bench/torch_worker.py --device cuda).
+ *
+ * Prints a line per figure and the ratios; needs a GPU machine (docs/execution-providers.md).
+ */
+import { spawnSync } from "child_process";
+import * as ort from "onnxruntime-node";
+import * as path from "path";
+import type { ModelDef } from "../src/graph/dsl";
+import { Rng } from "../src/graph/random";
+import { numel } from "../src/graph/types";
+import { compileModel } from "../src/emit/compile";
+import { encodeModel } from "../src/emit/encode";
+import { adam } from "../src/train/optim/adam";
+import { programFromModel } from "../src/train/program-dsl";
+import type { TrainingProgram } from "../src/train/program";
+import { multiStepBytes } from "../src/train/multistep";
+import { createSession, type ExecutionProvider } from "../src/train/session";
+import { next, STEP_COUNTER } from "../src/train/step";
+import type { MaskInput } from "../src/train/lower-webgpu";
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const LOOP_K = 8;
+
+function batchFeeds(program: TrainingProgram, batch: number, salt: number): Record<string, ort.Tensor> {
+  const [c, h, w] = program.rawShape;
+  return {
+    images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37 + salt) % 256), [batch, c, h, w]),
+    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt((i + salt) % 10)), [batch]),
+    lr: new ort.Tensor("float32", new Float32Array([1e-3]), []),
+    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
+  };
+}
+
+function maskFeeds(masks: readonly MaskInput[], batch: number, seed: number): Record<string, ort.Tensor> {
+  const rng = Rng.derive(seed, "bench-masks");
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const m of masks) {
+    const shape = m.shape.map((d, i) => (i === 0 ? batch : (d as number)));
+    const keep = new Uint8Array(numel(shape)).map(() => (rng.nextFloat() >= m.p ? 1 : 0));
+    feeds[m.name] = new ort.Tensor("bool", keep, shape);
+  }
+  return feeds;
+}
+
+function stateFeeds(program: TrainingProgram): Record<string, ort.Tensor> {
+  const { tensors } = program.initial();
+  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
+  return Object.fromEntries([...tensors].map(([name, data]) => [name, new ort.Tensor("float32", data, [...dims.get(name)!])]));
+}
+
+async function agreement(program: TrainingProgram, ep: ExecutionProvider, lowering: "webgpu" | "dropout"): Promise<void> {
+  const batch = 8;
+  const { bytes, masks } = program.loweredStepModel(lowering);
+  const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
+  const cpu = await (await createSession(bytes, { ep: "cpu" })).run(feeds);
+  const gpu = await (await createSession(bytes, { ep })).run(feeds);
+  const loss = [cpu.loss.data[0] as number, gpu.loss.data[0] as number];
+  console.log(`agreement, one Adam step at batch ${batch} (${lowering} lowering, dropout masks fed):`);
+  console.log(`  loss cpu ${loss[0].toFixed(6)}  ${ep} ${loss[1].toFixed(6)}  |Δ| ${Math.abs(loss[0] - loss[1]).toExponential(2)}`);
+  console.log(`  correct cpu ${cpu.correct.data[0]}  ${ep} ${gpu.correct.data[0]}`);
+  let worst = { name: "", rel: 0 };
+  for (const p of program.params) {
+    const p0 = feeds[p.name].data as Float32Array;
+    const a = cpu[next(p.name)].data as Float32Array;
+    const b = gpu[next(p.name)].data as Float32Array;
+    let maxUpdate = 0;
+    let maxDiff = 0;
+    for (let i = 0; i < p0.length; i++) {
+      maxUpdate = Math.max(maxUpdate, Math.abs(a[i] - p0[i]));
+      maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    }
+    const rel = maxDiff / maxUpdate;
+    if (rel > worst.rel) worst = { name: p.name, rel };
+  }
+  console.log(`  parameter updates: largest |Δ| / max |update| over ${program.params.length} tensors = ${worst.rel.toExponential(2)} (${worst.name})`);
+
+  const evalFeeds: Record<string, ort.Tensor> = { images: feeds.images, labels: feeds.labels };
+  for (const p of program.params) evalFeeds[p.name] = feeds[p.name];
+  const la = (await (await createSession(program.evalModel(), { ep: "cpu" })).run(evalFeeds)).logits.data as Float32Array;
+  const lb = (await (await createSession(program.evalModel(), { ep })).run(evalFeeds)).logits.data as Float32Array;
+  let maxAbs = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < la.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(la[i]));
+    maxDiff = Math.max(maxDiff, Math.abs(la[i] - lb[i]));
+  }
+  console.log(`  eval logits: max |Δ| / max |logit| = ${(maxDiff / maxAbs).toExponential(2)}`);
+}
+
+/** The step as the trainer runs it; returns ms per step. */
+async function stepTimes(program: TrainingProgram, ep: ExecutionProvider, batch: number, reps: number): Promise<number[]> {
+  const lowering = ep === "webgpu" ? "webgpu" : "dropout";
+  const { bytes, masks } = program.loweredStepModel(lowering);
+  const names = program.mutable.map((t) => t.name);
+  const session = await createSession(bytes, { ep, keepOnDevice: names.map(next) });
+  const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
+  const times: number[] = [];
+  for (let r = 0; r <= reps; r++) {
+    const t0 = performance.now();
+    const out = await session.run(feeds);
+    void out.loss.data[0]; // the loss comes back to the host: the step has finished
+    for (const name of names) {
+      if (feeds[name].location === "gpu-buffer") feeds[name].dispose();
+      feeds[name] = out[next(name)];
+    }
+    if (r > 0) times.push(performance.now() - t0);
+  }
+  await session.release();
+  return times;
+}
+
+/** CUDA: K steps per run inside an ONNX Loop (parameters and state stay on the device); ms per step. */
+async function loopTimes(program: TrainingProgram, ep: ExecutionProvider, batch: number, reps: number): Promise<number[]> {
+  const session = await createSession(multiStepBytes(program.stepModel(1)), { ep });
+  const [c, h, w] = program.rawShape;
+  const feeds: Record<string, ort.Tensor> = {
+    ...stateFeeds(program),
+    images_all: new ort.Tensor("uint8", new Uint8Array(LOOP_K * batch * c * h * w).map((_, i) => (i * 37) % 256), [LOOP_K, batch, c, h, w]),
+    labels_all: new ort.Tensor("int64", BigInt64Array.from({ length: LOOP_K * batch }, (_, i) => BigInt(i % 10)), [LOOP_K, batch]),
+    lr: new ort.Tensor("float32", new Float32Array([1e-3]), []),
+    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
+  };
+  const times: number[] = [];
+  for (let r = 0; r <= Math.max(1, Math.ceil(reps / LOOP_K)); r++) {
+    const t0 = performance.now();
+    const out = await session.run(feeds);
+    for (const t of program.mutable) feeds[t.name] = out[next(t.name)];
+    if (r > 0) times.push((performance.now() - t0) / LOOP_K);
+  }
+  await session.release();
+  return times;
+}
+
+async function forwardTimes(def: ModelDef, ep: ExecutionProvider, batch: number, reps: number): Promise<number[]> {
+  const session = await createSession(encodeModel(compileModel(def, { seed: 0 })), { ep });
+  const [, c, h, w] = def.spec.input as number[];
+  const x = new Float32Array(batch * c * h * w).map((_, i) => ((i * 7919) % 1000) / 1000);
+  const feeds = { input: new ort.Tensor("float32", x, [batch, c, h, w]) };
+  const times: number[] = [];
+  for (let r = 0; r <= reps; r++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    if (r > 0) times.push(performance.now() - t0);
+  }
+  await session.release();
+  return times;
+}
+
+function torch(python: string, device: string, mode: string, batch: number, reps: number): number {
+  const worker = path.join(__dirname, "bench/torch_worker.py");
+  const r = spawnSync(python, [worker, mode, String(batch), String(reps), "--device", device], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`PyTorch ${mode} failed:\n${r.stderr}`);
+  return median((JSON.parse(r.stdout.trim().split("\n").pop()!) as { ms: number[] }).ms);
+}
+
+async function main(): Promise<void> {
+  const ep = arg("ep", "webgpu") as ExecutionProvider;
+  const batches = arg("batches", "32,128").split(",").map(Number);
+  const reps = Number(arg("reps", "10"));
+  const python = arg("python", "python3");
+  const torchDevice = arg("torch-device", "cuda");
+  const def = (require(path.resolve(__dirname, "../models/alexnet.ts")) as { default: ModelDef }).default;
+  const program = programFromModel(def, adam(), 0);
+  console.log(`AlexNet (1×224×224), Adam, --ep ${ep}; median of ${reps} reps after a warm-up`);
+  await agreement(program, ep, ep === "webgpu" ? "webgpu" : "dropout");
+  for (const b of batches) {
+    const ips = (ms: number) => ((b * 1000) / ms).toFixed(0);
+    const step = median(await stepTimes(program, ep, b, reps));
+    const fwd = median(await forwardTimes(def, ep, b, reps));
+    const ts = torch(python, torchDevice, "step", b, reps);
+    const tf = torch(python, torchDevice, "forward", b, reps);
+    console.log(`\nbatch ${b}`);
+    console.log(`  alexc ${ep}  step ${step.toFixed(1)} ms (${ips(step)} img/s)   forward ${fwd.toFixed(1)} ms (${ips(fwd)} img/s)`);
+    if (ep === "cuda") {
+      const loop = median(await loopTimes(program, ep, b, reps));
+      console.log(`  alexc cuda, ${LOOP_K} steps per run in a Loop: ${loop.toFixed(1)} ms per step (${ips(loop)} img/s)`);
+    }
+    console.log(`  PyTorch ${torchDevice}  step ${ts.toFixed(1)} ms (${ips(ts)} img/s)   forward ${tf.toFixed(1)} ms (${ips(tf)} img/s)`);
+    console.log(`  ratios: alexc step / alexc forward = ${(step / fwd).toFixed(2)}; alexc training throughput / PyTorch's = ${(ts / step).toFixed(3)}×; inference ${(tf / fwd).toFixed(3)}×`);
+  }
+}
+
+main().catch((e) => {
+  console.error((e as Error).stack ?? String(e));
+  process.exit(1);
+});
