@@ -5,10 +5,11 @@
  *
  * - Dropout(training) → x · mask / (1 − p) with the mask a graph input `<node>/mask`
  *   (the trainer draws it from the run's seeded generator);
- * - MaxPool with Indices → MaxPool + the same flat indices rebuilt from window slices
- *   (first maximum in window order, as onnxruntime picks it);
+ * - MaxPool with Indices → MaxPool + the same flat indices, as int32, rebuilt from window
+ *   slices (first maximum in window order, as onnxruntime picks it);
  * - SoftmaxCrossEntropyLoss → max-shifted log-softmax and a masked sum;
- * - OneHot → Equal against a constant range.
+ * - OneHot → Equal against a constant range;
+ * - zeros shaped like a float tensor v (ConstantOfShape(Shape(v))) → v · 0, made on the GPU.
  *
  * Precondition: a standalone graph (no adopted outer values). Postcondition: none of the
  * ops above remain; every other node is copied unchanged.
@@ -20,7 +21,7 @@
 import type { Graph, Node } from "../graph/ir";
 import { GraphBuilder } from "../graph/ir";
 import { Attrs } from "../graph/op";
-import { DTYPE_CODE, Value } from "../graph/types";
+import { DTYPE_CODE, TensorData, Value } from "../graph/types";
 
 export interface MaskInput {
   readonly name: string;
@@ -32,8 +33,9 @@ export interface MaskInput {
 
 const UNSUPPORTED_ON_WEBGPU = new Set(["Dropout", "LogSoftmax", "OneHot", "Loop", "RandomUniformLike", "SoftmaxCrossEntropyLoss"]);
 
-export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[] } {
-  return lower(g, new Set([...UNSUPPORTED_ON_WEBGPU, "MaxPool"]));
+/** `maxBatch`: the largest batch the lowered graph computes exactly (int32 MaxPool indices). */
+export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[]; maxBatch: number } {
+  return { ...lower(g, new Set([...UNSUPPORTED_ON_WEBGPU, "MaxPool", "ConstantOfShape"])), maxBatch: maxBatchForInt32Indices(g) };
 }
 
 /** Dropout → x · mask / (1 − p) with the mask a graph input; nothing else changes. */
@@ -50,6 +52,15 @@ function lower(g: Graph, rewrite: ReadonlySet<string>): { graph: Graph; masks: M
   for (const t of g.initializers) map.set(t.name, b.initializer(t));
   const get = (v: Value | undefined) => (v ? map.get(v.name)! : undefined);
   const constant = (name: string) => g.initializers.find((t) => t.name === name);
+
+  const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o.name, n] as const)));
+  /** For ConstantOfShape(Shape(v)) with value 0 of v's type: v. */
+  const zerosLike = (n: Node): Value | undefined => {
+    const shape = n.inputs[0] && producer.get(n.inputs[0].name);
+    const value = n.attrs.value as TensorData | undefined;
+    const v = shape?.op === "Shape" ? shape.inputs[0] : undefined;
+    return v && value && value.dtype === v.dtype && Number(value.data[0]) === 0 ? v : undefined;
+  };
 
   for (const n of g.nodes) {
     const ins = n.inputs.map(get);
@@ -69,6 +80,12 @@ function lower(g: Graph, rewrite: ReadonlySet<string>): { graph: Graph; masks: M
           b.op1("Identity", [mask], {}, { outputNames: [n.outputs[1].name] }),
         ]);
       });
+    } else if (n.op === "ConstantOfShape" && zerosLike(n) !== undefined) {
+      // Zeros shaped like a float tensor (MaxPool's gradient scatters into them): from Shape
+      // alone onnxruntime builds them on the CPU and copies them over every step. x·0 is built
+      // on the GPU; it differs only where x is ±inf or NaN, when the loss is not finite anyway.
+      const like = get(zerosLike(n))!;
+      bind([b.op1("Mul", [like, b.scalar(0, like.dtype)], {}, { name: n.name, outputNames: [n.outputs[0].name] })]);
     } else if (n.op === "MaxPool" && n.outputs.length === 2) {
       bind(b.scoped(`${n.name}/webgpu`, () => maxPoolWithIndices(b, n, ins[0]!)));
     } else if (n.op === "SoftmaxCrossEntropyLoss") {
@@ -99,7 +116,16 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-/** MaxPool plus its flat argmax indices, from one strided slice per window offset. */
+/**
+ * MaxPool plus its flat argmax indices, from one strided slice per window offset.
+ *
+ * Everything here stays on the GPU: the WebGPU provider has no int64 kernels (onnxruntime puts
+ * int64 Where/Add on the CPU, with copies both ways) and no `Or`. So the indices are int32
+ * (ScatterElements, their only reader, takes int32 or int64); the window offset of the first
+ * maximum is chosen per plane position with int32 constants, and one Add puts each plane's base
+ * (image·C + channel)·H·W, a small [N, C, 1, 1] tensor, in front. int32 bounds the flat index:
+ * N·C·H·W < 2³¹, i.e. the batch may not exceed `maxBatch` (checked by the trainer).
+ */
 function maxPoolWithIndices(b: GraphBuilder, n: Node, x: Value): Value[] {
   const attrs = n.attrs;
   const [kh, kw] = attrs.kernel_shape as number[];
@@ -110,27 +136,40 @@ function maxPoolWithIndices(b: GraphBuilder, n: Node, x: Value): Value[] {
   const [, c, h, w] = x.shape as [unknown, number, number, number];
   const [ho, wo] = y.shape.slice(2) as number[];
   const padded = pt || pl || pb || pr ? b.op1("Pad", [x, b.ints([0, 0, pt, pl, 0, 0, pb, pr]), b.scalar(-3.4e38, x.dtype)]) : x;
-  // base[n, c] = (n·C + c)·H·W: the flat offset of each (image, channel) plane.
-  const images = b.op1("Div", [b.op1("Size", [x]), b.constant("int64", [], [c * h * w])]);
-  const n0 = b.op1("Unsqueeze", [b.op1("Range", [b.constant("int64", [], [0]), images, b.constant("int64", [], [1])]), b.ints([1, 2, 3])]);
-  const channelBase = b.constant("int64", [1, c, 1, 1], range(c).map((k) => k * h * w));
-  const base = b.op1("Add", [b.op1("Mul", [n0, b.constant("int64", [], [c * h * w])]), channelBase]);
-  let claimed: Value | undefined;
-  let indices: Value | undefined;
+  // `free`: no earlier offset of the window held the maximum (first maximum wins, as onnxruntime picks).
+  let free: Value | undefined;
+  let plane: Value = b.scalar(0, "int32");
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
       const window = b.op1("Slice", [padded, b.ints([i, j]), b.ints([i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1]), b.ints([2, 3]), b.ints([sh, sw])]);
       const eq = b.op1("Equal", [window, y]);
-      const take = claimed ? b.op1("And", [eq, b.op1("Not", [claimed])]) : eq;
-      claimed = claimed ? b.op1("Or", [claimed, eq]) : eq;
+      const take = free ? b.op1("And", [eq, free]) : eq;
+      const notEq = b.op1("Not", [eq]);
+      free = free ? b.op1("And", [free, notEq]) : notEq;
       const offsets: number[] = [];
       for (let r = 0; r < ho; r++) for (let q = 0; q < wo; q++) offsets.push((r * sh + i - pt) * w + (q * sw + j - pl));
-      const flat = b.op1("Add", [base, b.constant("int64", [1, 1, ho, wo], offsets)]);
-      const last = i === kh - 1 && j === kw - 1;
-      indices = b.op1("Where", [take, flat, indices ?? b.constant("int64", [], [0])], {}, last ? { outputNames: [n.outputs[1].name] } : {});
+      plane = b.op1("Where", [take, b.constant("int32", [1, 1, ho, wo], offsets), plane]);
     }
   }
-  return [y, indices!];
+  // base[n, c] = (n·C + c)·H·W: the flat offset of each (image, channel) plane.
+  // The batch from Shape, not Size: the provider's Shape reads no data, while its Size kernel
+  // runs on the CPU and would copy all of x to the host first.
+  const images = b.op1("ReduceSum", [b.op1("Slice", [b.op1("Shape", [x]), b.ints([0]), b.ints([1])])], { keepdims: 0 });
+  const n0 = b.op1("Cast", [b.op1("Range", [b.constant("int64", [], [0]), images, b.constant("int64", [], [1])])], { to: DTYPE_CODE.int32 });
+  const imageBase = b.op1("Mul", [b.op1("Unsqueeze", [n0, b.ints([1, 2, 3])]), b.constant("int32", [], [c * h * w])]);
+  const base = b.op1("Add", [imageBase, b.constant("int32", [1, c, 1, 1], range(c).map((k) => k * h * w))]);
+  return [y, b.op1("Add", [plane, base], {}, { outputNames: [n.outputs[1].name] })];
+}
+
+/** The largest batch whose MaxPool indices fit int32 (see maxPoolWithIndices). */
+function maxBatchForInt32Indices(g: Graph): number {
+  let max = Infinity;
+  for (const n of g.nodes) {
+    if (n.op !== "MaxPool" || n.outputs.length !== 2) continue;
+    const perImage = (n.inputs[0]!.shape.slice(1) as number[]).reduce((a, d) => a * d, 1);
+    max = Math.min(max, Math.floor((2 ** 31 - 1) / perImage));
+  }
+  return max;
 }
 
 /** Mean softmax cross-entropy (and log-probabilities) without LogSoftmax or OneHot. */

@@ -33,8 +33,12 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
     lowerings: ["webgpu", "dropout"],
     loweredStepModel(kind) {
       const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 }).b.build();
-      const { graph, masks } = kind === "webgpu" ? lowerForWebGpu(step) : lowerDropout(step);
-      return { bytes: graphBytes(graph), masks };
+      if (kind === "dropout") {
+        const { graph, masks } = lowerDropout(step);
+        return { bytes: graphBytes(graph), masks };
+      }
+      const { graph, masks, maxBatch } = lowerForWebGpu(step);
+      return { bytes: graphBytes(graph), masks, maxBatch };
     },
     evalModel: () => modelBytes(buildEvalGraph(def)),
     trainedModel: (tensors, step) =>

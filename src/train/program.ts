@@ -36,7 +36,7 @@ export interface TrainingProgram {
    * The step with dropout masks as inputs (lower-webgpu.ts): "webgpu" lowers every op the WebGPU
    * provider lacks, "dropout" only Dropout (the CPU trainer's default).
    */
-  loweredStepModel(kind: Lowering): { bytes: Uint8Array; masks: readonly MaskInput[] };
+  loweredStepModel(kind: Lowering): { bytes: Uint8Array; masks: readonly MaskInput[]; maxBatch?: number };
   /** images uint8 + labels + parameters → logits, correct. */
   evalModel(): Uint8Array;
   /** The trained model: inference graph with these weights, training_info with this state. */

@@ -21,6 +21,8 @@ export interface SessionOptions {
   readonly threads?: number;
   /** Outputs to leave on the device (WebGPU: fed back as the next run's inputs without a copy). */
   readonly keepOnDevice?: readonly string[];
+  /** Write onnxruntime's per-node profile (JSON) to files starting with this path. */
+  readonly profilePrefix?: string;
 }
 
 export function modelBytes(b: GraphBuilder): Uint8Array {
@@ -45,6 +47,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     graphOptimizationLevel: "all",
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
   if (opts.keepOnDevice?.length && ep === "webgpu") {
     options.preferredOutputLocation = Object.fromEntries(opts.keepOnDevice.map((n) => [n, "gpu-buffer" as const]));

@@ -23,6 +23,7 @@ import type { TrainingProgram } from "./program";
 import { createSession, ExecutionProvider } from "./session";
 import { next, STEP_COUNTER } from "./step";
 import { multiStepBytes } from "./multistep";
+import { deviceDownload, type DeviceDownload } from "./device-download";
 import type { MaskInput } from "./lower-webgpu";
 
 export class DivergedError extends AlexcError {
@@ -143,6 +144,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   // With WebGPU, parameters and state stay on the GPU between steps ("gpu-buffer" outputs fed
   // back as inputs); `tensors` is brought up to date at the end of each epoch.
   const device = new Map<string, ort.Tensor>();
+  let download: DeviceDownload | undefined;
+  let runSession: ort.InferenceSession | undefined;
   const evalSession = await createSession(program.evalModel(), { ep: cfg.ep, threads: cfg.threads });
   const metricsFile = path.join(cfg.out, METRICS);
   const results: EpochMetrics[] = [];
@@ -156,13 +159,16 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     // model is the same every epoch; K steps per run (an ONNX Loop) keep onnxruntime's Dropout,
     // seeded per epoch.
     const lowered = cfg.lowering === "webgpu" ? program.loweredStepModel("webgpu") : k === 1 ? program.loweredStepModel("dropout") : undefined;
+    if (lowered?.maxBatch !== undefined && cfg.batchSize > lowered.maxBatch) {
+      throw new UsageError(`--batch-size ${cfg.batchSize}: the WebGPU step indexes max-pooling in int32, which holds batches up to ${lowered.maxBatch} for '${program.name}'`);
+    }
+    // One session for the run where the step is the same every epoch (it must outlive the
+    // tensors it leaves on the GPU); K > 1 builds one per epoch, its dropout seeded per epoch.
+    const stepSession = (bytes: Uint8Array) =>
+      createSession(k > 1 ? multiStepBytes(bytes) : bytes, { ep: cfg.ep, threads: cfg.threads, keepOnDevice: [...tensors.keys()].map(next) });
+    runSession = lowered ? await stepSession(lowered.bytes) : undefined;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const stepBytes = lowered ? lowered.bytes : program.stepModel(dropoutSeed(cfg.seed, epoch));
-      const session = await createSession(k > 1 ? multiStepBytes(stepBytes) : stepBytes, {
-        ep: cfg.ep,
-        threads: cfg.threads,
-        keepOnDevice: [...tensors.keys()].map(next),
-      });
+      const session = runSession ?? (await stepSession(program.stepModel(dropoutSeed(cfg.seed, epoch))));
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
@@ -219,8 +225,11 @@ export async function train(program: TrainingProgram, data: { train: Split; test
           `epoch ${epoch + 1}/${cfg.epochs} ${bar(batchIndex / total)} ${batchIndex}/${total} loss ${(lossSum / seen).toFixed(4)} ${rate.toFixed(1)} img/s ETA ${formatTime(eta)}`,
         );
       }
-      await syncFromDevice(device, tensors);
-      await session.release();
+      if (device.size) {
+        download ??= await deviceDownload(new Map([...device.keys()].map((name) => [name, dims.get(name)!])), cfg.ep);
+        for (const [name, data] of await download.run(device)) tensors.set(name, data);
+      }
+      if (session !== runSession) await session.release();
       if (interrupted) {
         // Ctrl-C: keep the work of this epoch so far; --resume continues at the next batch.
         saveCheckpoint(ckptPath, checkpointOf(program.name, cfg, tensors, dims, epoch, step, batchIndex));
@@ -254,6 +263,9 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     }
   } finally {
     process.removeListener("SIGINT", onSigint);
+    for (const t of device.values()) t.dispose();
+    await runSession?.release();
+    await download?.release();
     await evalSession.release();
   }
   if (interrupted) throw new InterruptedError("training interrupted (SIGINT)");
@@ -316,10 +328,6 @@ function dropoutMask(rng: Rng, m: MaskInput, batch: number): ort.Tensor {
   const keep = new Uint8Array(numel(shape));
   for (let i = 0; i < keep.length; i++) keep[i] = rng.nextFloat() >= m.p ? 1 : 0;
   return new ort.Tensor("bool", keep, shape);
-}
-
-async function syncFromDevice(device: Map<string, ort.Tensor>, tensors: Map<string, Float32Array>): Promise<void> {
-  for (const [name, t] of device) tensors.set(name, (await t.getData()) as Float32Array);
 }
 
 function* dropFirst<T>(items: Iterable<T>, n: number): Generator<T> {

@@ -1,0 +1,112 @@
+/**
+ * Where a training step's time goes, per op type and execution provider (onnxruntime's profiler):
+ *
+ *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25]
+ *
+ * Runs the step as the trainer does for that provider (the WebGPU lowering for webgpu, dropout
+ * masks as inputs otherwise), profiles every run, and reports the last one: wall time, kernel
+ * time per provider, the op types that took longest, and the ops that onnxruntime placed on the
+ * CPU although another provider was asked for (each such node costs copies between devices).
+ * With a GPU provider, kernel times are the host's time to launch the work; copies and CPU
+ * fallbacks still show.
+ */
+import * as fs from "fs";
+import * as ort from "onnxruntime-node";
+import * as os from "os";
+import * as path from "path";
+import type { ModelDef } from "../src/graph/dsl";
+import { Rng } from "../src/graph/random";
+import { numel } from "../src/graph/types";
+import { adam } from "../src/train/optim/adam";
+import { programFromModel } from "../src/train/program-dsl";
+import { createSession, type ExecutionProvider } from "../src/train/session";
+import { next, STEP_COUNTER } from "../src/train/step";
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: { op_name?: string; provider?: string; input_type_shape?: Record<string, number[]>[] };
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+async function main(): Promise<void> {
+  const ep = arg("ep", "cpu") as ExecutionProvider;
+  const batch = Number(arg("batch", "32"));
+  const runs = Number(arg("runs", "3"));
+  const top = Number(arg("top", "25"));
+  const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
+  const program = programFromModel(def, adam(), 0);
+  const { bytes, masks } = program.loweredStepModel(ep === "webgpu" ? "webgpu" : "dropout");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-profile-"));
+  const names = program.mutable.map((t) => t.name);
+  const session = await createSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step") });
+
+  const [c, h, w] = program.rawShape;
+  const { tensors } = program.initial();
+  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
+  const feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37) % 256), [batch, c, h, w]),
+    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch]),
+    lr: new ort.Tensor("float32", new Float32Array([1e-3]), []),
+    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
+  };
+  for (const [name, data] of tensors) feeds[name] = new ort.Tensor("float32", data, [...dims.get(name)!]);
+  const rng = Rng.derive(0, "profile-masks");
+  for (const m of masks) {
+    const shape = m.shape.map((d, i) => (i === 0 ? batch : (d as number)));
+    feeds[m.name] = new ort.Tensor("bool", new Uint8Array(numel(shape)).map(() => (rng.nextFloat() >= m.p ? 1 : 0)), shape);
+  }
+  const wall: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const out = await session.run(feeds);
+    void out.loss.data[0];
+    for (const name of names) feeds[name] = out[next(name)];
+    wall.push(performance.now() - t0);
+  }
+  session.endProfiling();
+  await session.release();
+
+  const file = fs.readdirSync(dir).find((f) => f.endsWith(".json"));
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  const events = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as ProfileEvent[];
+  const lastRun = events.filter((e) => e.cat === "Session" && e.name === "model_run").pop()!;
+  const nodes = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && e.ts >= lastRun.ts && e.ts <= lastRun.ts + lastRun.dur);
+  const byProvider = new Map<string, number>();
+  const byOp = new Map<string, { us: number; count: number }>();
+  for (const e of nodes) {
+    const provider = e.args?.provider ?? "?";
+    byProvider.set(provider, (byProvider.get(provider) ?? 0) + e.dur);
+    const key = `${e.args?.op_name ?? "?"} on ${provider}`;
+    const s = byOp.get(key) ?? { us: 0, count: 0 };
+    s.us += e.dur;
+    s.count++;
+    byOp.set(key, s);
+  }
+  console.log(`${def.spec.name} step, batch ${batch}, --ep ${ep}: wall per run ${wall.map((t) => t.toFixed(0)).join(", ")} ms; profiled run ${(lastRun.dur / 1000).toFixed(1)} ms`);
+  console.log(`kernel time by provider: ${[...byProvider].map(([p, us]) => `${p} ${(us / 1000).toFixed(1)} ms`).join(", ")}`);
+  console.log(`top ${top} op types (last run):`);
+  for (const [key, s] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, top)) {
+    console.log(`  ${(s.us / 1000).toFixed(2).padStart(9)} ms  ${String(s.count).padStart(4)}×  ${key}`);
+  }
+  if (ep !== "cpu") {
+    const onCpu = [...byOp].filter(([key]) => key.endsWith("on CPUExecutionProvider"));
+    console.log(`on the CPU instead of ${ep}: ${onCpu.map(([key, s]) => `${key.replace(/ on .*/, "")}×${s.count}`).join(", ") || "none"}`);
+    for (const e of nodes.filter((e) => e.args?.provider === "CPUExecutionProvider").sort((a, b) => b.dur - a.dur).slice(0, 10)) {
+      const shapes = (e.args?.input_type_shape ?? []).map((t) => Object.entries(t).map(([ty, d]) => `${ty}[${d.join(",")}]`)).join(" ");
+      console.log(`    ${(e.dur / 1000).toFixed(2)} ms  ${e.name.replace(/_kernel_time$/, "")}  ${shapes}`);
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error((e as Error).stack ?? String(e));
+  process.exit(1);
+});
