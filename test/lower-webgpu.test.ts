@@ -72,3 +72,21 @@ test("lowered step == default step (values, gradients via Adam state, masks)", a
     expect(worst).toBeLessThanOrEqual(1e-6 * Math.max(scale, 1e-3));
   }
 });
+
+// What keeps the lowered step on the GPU, measured on an H200 (docs/execution-providers.md):
+// onnxruntime's WebGPU provider has no int64 Where/Add, no Or, and runs Size and
+// ConstantOfShape on the CPU, each costing a copy of a full activation per step.
+test("the lowered step avoids what the WebGPU provider runs on the CPU", () => {
+  const step = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 3 }).b.build();
+  const lowered = lowerForWebGpu(step);
+  const ops = lowered.graph.nodes.map((n) => n.op);
+  expect(ops).not.toContain("Or");
+  expect(ops).not.toContain("ConstantOfShape");
+  const large = (v: { shape: readonly (number | string)[] }) => v.shape.length >= 4;
+  for (const n of lowered.graph.nodes) {
+    if (n.op === "Size") expect(n.inputs.some((v) => v && large(v))).toBe(false);
+    if (n.op === "Where" || n.op === "Add") expect(n.outputs.some((o) => o.dtype === "int64" && large(o))).toBe(false);
+  }
+  // int32 flat MaxPool indices bound the batch: N·C·H·W < 2³¹ for the largest pooled input (8×13×13).
+  expect(lowered.maxBatch).toBe(Math.floor((2 ** 31 - 1) / (8 * 13 * 13)));
+});
