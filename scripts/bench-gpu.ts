@@ -2,7 +2,7 @@
  * alexc on a GPU execution provider, checked against the CPU provider and timed next to
  * PyTorch on the same GPU, in one run:
  *
- *   npx tsx scripts/bench-gpu.ts [--ep webgpu|cuda] [--batches 32,128] [--reps 10] [--python python3] [--torch-device cuda]
+ *   npx tsx scripts/bench-gpu.ts [--ep webgpu|cuda] [--batches 32,128] [--reps 10] [--python python3] [--torch-device cuda] [--loop]
  *
  * 1. Agreement: one AlexNet Adam step with dropout live (the same masks fed to both) on the GPU
  *    provider and on the CPU provider, from the same weights and batch: the loss, the correct
@@ -10,7 +10,8 @@
  *    then the logits of the evaluation graph.
  * 2. Speed, per batch size: the training step as the trainer runs it (WebGPU: parameters and
  *    state stay on the GPU, "gpu-buffer" outputs fed back as the next inputs; CUDA: the step
- *    with host copies, and K = 8 steps inside one ONNX Loop), the inference forward, and
+ *    with host copies, and K = 8 steps inside one ONNX Loop; `--loop` times the Loop on any
+ *    provider), the inference forward, and
  *    PyTorch's step and forward on the same GPU (scripts/bench/torch_worker.py --device cuda).
  *
  * Prints a line per figure and the ratios; needs a GPU machine (docs/execution-providers.md).
@@ -197,9 +198,9 @@ async function main(): Promise<void> {
     const tf = torch(python, torchDevice, "forward", b, reps);
     console.log(`\nbatch ${b}`);
     console.log(`  alexc ${ep}  step ${step.toFixed(1)} ms (${ips(step)} img/s)   forward ${fwd.toFixed(1)} ms (${ips(fwd)} img/s)`);
-    if (ep === "cuda") {
+    if (ep === "cuda" || process.argv.includes("--loop")) {
       const loop = median(await loopTimes(program, ep, b, reps));
-      console.log(`  alexc cuda, ${LOOP_K} steps per run in a Loop: ${loop.toFixed(1)} ms per step (${ips(loop)} img/s)`);
+      console.log(`  alexc ${ep}, ${LOOP_K} steps per run in a Loop: ${loop.toFixed(1)} ms per step (${ips(loop)} img/s)`);
     }
     console.log(`  PyTorch ${torchDevice}  step ${ts.toFixed(1)} ms (${ips(ts)} img/s)   forward ${tf.toFixed(1)} ms (${ips(tf)} img/s)`);
     console.log(`  ratios: alexc step / alexc forward = ${(step / fwd).toFixed(2)}; alexc training throughput / PyTorch's = ${(ts / step).toFixed(3)}×; inference ${(tf / fwd).toFixed(3)}×`);
