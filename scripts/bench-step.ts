@@ -9,6 +9,7 @@
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
+import { MALLOC_TUNABLES } from "../src/cli/malloc-tuning";
 
 interface Measurement {
   ms: number[];
@@ -20,8 +21,8 @@ function arg(name: string, fallback: string): string {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 
-function run(cmd: string, args: string[]): Measurement {
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Measurement {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 24, env });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Measurement;
 }
@@ -35,7 +36,9 @@ function main(): void {
   const model = path.join(root, "models/alexnet.ts");
   const worker = path.join(__dirname, "bench/alexc-worker.ts");
   const torchWorker = path.join(__dirname, "bench/torch_worker.py");
-  const node = (mode: string, b: number) => run(process.execPath, ["--require", "tsx/cjs", worker, model, mode, String(b), reps]);
+  // The step runs as `alexc train` runs it: under its malloc tunables (src/cli/malloc-tuning.ts).
+  const node = (mode: string, b: number) =>
+    run(process.execPath, ["--require", "tsx/cjs", worker, model, mode, String(b), reps], mode === "step" ? { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES } : process.env);
   const torch = (mode: string, b: number) => run("/usr/bin/python3", [torchWorker, mode, String(b), reps]);
   console.log(`AlexNet (1×224×224), Adam, median of ${reps} reps after a warm-up, 2 threads each`);
   for (const b of batches) {
