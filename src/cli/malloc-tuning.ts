@@ -5,8 +5,8 @@
  * new arrays — onnxruntime's outputs, 700 MB for AlexNet with Adam — are page-faulted in afresh:
  * a third of a batch-32 step on our machine went to the kernel zeroing pages
  * (`perf`: clear_page under memmove). With mmap off and trimming off, freed blocks stay in the
- * heap and the next step reuses them: 1.25–1.43× the training throughput for 4.5% more peak RSS
- * (docs/performance.md). Tunables are read at process start only, so the command re-runs itself
+ * heap and the next step reuses them: 1.15× (batch 128) to 1.4× (batch 32) the training
+ * throughput, peak RSS −7% to +5% (docs/performance.md). Tunables are read at process start only, so the command re-runs itself
  * once with them set; a GLIBC_TUNABLES the user set wins, and other platforms ignore it.
  */
 import { spawn } from "child_process";
