@@ -3,8 +3,8 @@
  *
  * glibc serves blocks above 32 MB with mmap and unmaps them on free, so every training step's
  * new arrays — onnxruntime's outputs, 700 MB for AlexNet with Adam — are page-faulted in afresh:
- * a third of a batch-32 step on our machine went to the kernel zeroing pages
- * (`perf`: clear_page under memmove). With mmap off and trimming off, freed blocks stay in the
+ * at batch 32, 11% of all CPU time went to the kernel zeroing pages (`perf`: clear_page under
+ * memmove), plus the faults and unmaps around it. With mmap off and trimming off, freed blocks stay in the
  * heap and the next step reuses them: 1.15× (batch 128) to 1.4× (batch 32) the training
  * throughput, peak RSS −7% to +5% (docs/performance.md). Tunables are read at process start only, so the command re-runs itself
  * once with them set; a GLIBC_TUNABLES the user set wins, and other platforms ignore it.
