@@ -162,13 +162,14 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     if (lowered?.maxBatch !== undefined && cfg.batchSize > lowered.maxBatch) {
       throw new UsageError(`--batch-size ${cfg.batchSize}: the WebGPU step indexes max-pooling in int32, which holds batches up to ${lowered.maxBatch} for '${program.name}'`);
     }
-    // One session for the run where the step is the same every epoch (it must outlive the
-    // tensors it leaves on the GPU); K > 1 builds one per epoch, its dropout seeded per epoch.
+    // WebGPU: one step session for the whole run, since the tensors it leaves on the GPU must not
+    // outlive it. Elsewhere one per epoch, released before evaluation so that its memory is free
+    // for the evaluation's (K > 1 also seeds its dropout per epoch).
     const stepSession = (bytes: Uint8Array) =>
       createSession(k > 1 ? multiStepBytes(bytes) : bytes, { ep: cfg.ep, threads: cfg.threads, keepOnDevice: [...tensors.keys()].map(next) });
-    runSession = lowered ? await stepSession(lowered.bytes) : undefined;
+    runSession = cfg.ep === "webgpu" && lowered ? await stepSession(lowered.bytes) : undefined;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const session = runSession ?? (await stepSession(program.stepModel(dropoutSeed(cfg.seed, epoch))));
+      const session = runSession ?? (await stepSession(lowered ? lowered.bytes : program.stepModel(dropoutSeed(cfg.seed, epoch))));
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
