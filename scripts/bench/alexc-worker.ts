@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     }
   } else {
     const sg = buildStepGraph(def, { optimizer: adam(), mode: "inputs", dropoutSeed: 1 });
-    const session = await createSession(modelBytes(sg.b));
+    const session = await createSession(modelBytes(sg.b), { memoryPattern: false }); // as the trainer runs it
     const [c, h, w] = def.spec.preprocess!.raw;
     const feeds: Record<string, ort.Tensor> = {
       images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37) % 256), [batch, c, h, w]),

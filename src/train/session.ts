@@ -23,6 +23,11 @@ export interface SessionOptions {
   readonly keepOnDevice?: readonly string[];
   /** Write onnxruntime's per-node profile (JSON) to files starting with this path. */
   readonly profilePrefix?: string;
+  /**
+   * onnxruntime's memory pattern: one block for all intermediates, planned in the first run and
+   * allocated in the second (default on). Off for the training step (trainer.ts).
+   */
+  readonly memoryPattern?: boolean;
 }
 
 export function modelBytes(b: GraphBuilder): Uint8Array {
@@ -47,6 +52,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     graphOptimizationLevel: "all",
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
+    enableMemPattern: opts.memoryPattern ?? true,
     ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
   if (opts.keepOnDevice?.length && ep === "webgpu") {
