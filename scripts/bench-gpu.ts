@@ -21,7 +21,6 @@ import * as ort from "onnxruntime-node";
 import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
 import { Rng } from "../src/graph/random";
-import { numel } from "../src/graph/types";
 import { compileModel } from "../src/emit/compile";
 import { encodeModel } from "../src/emit/encode";
 import { adam } from "../src/train/optim/adam";
@@ -30,6 +29,7 @@ import type { TrainingProgram } from "../src/train/program";
 import { multiStepBytes } from "../src/train/multistep";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
+import { dropoutMask } from "../src/train/trainer";
 import type { MaskInput } from "../src/train/lower-webgpu";
 
 function arg(name: string, fallback: string): string {
@@ -52,13 +52,7 @@ function batchFeeds(program: TrainingProgram, batch: number, salt: number): Reco
 
 function maskFeeds(masks: readonly MaskInput[], batch: number, seed: number): Record<string, ort.Tensor> {
   const rng = Rng.derive(seed, "bench-masks");
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const m of masks) {
-    const shape = m.shape.map((d, i) => (i === 0 ? batch : (d as number)));
-    const keep = new Uint8Array(numel(shape)).map(() => (rng.nextFloat() >= m.p ? 1 : 0));
-    feeds[m.name] = new ort.Tensor("bool", keep, shape);
-  }
-  return feeds;
+  return Object.fromEntries(masks.map((m) => [m.name, dropoutMask(rng, m, batch)]));
 }
 
 function stateFeeds(program: TrainingProgram): Record<string, ort.Tensor> {

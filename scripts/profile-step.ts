@@ -16,11 +16,11 @@ import * as os from "os";
 import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
 import { Rng } from "../src/graph/random";
-import { numel } from "../src/graph/types";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
+import { dropoutMask } from "../src/train/trainer";
 
 interface ProfileEvent {
   cat: string;
@@ -58,10 +58,7 @@ async function main(): Promise<void> {
   };
   for (const [name, data] of tensors) feeds[name] = new ort.Tensor("float32", data, [...dims.get(name)!]);
   const rng = Rng.derive(0, "profile-masks");
-  for (const m of masks) {
-    const shape = m.shape.map((d, i) => (i === 0 ? batch : (d as number)));
-    feeds[m.name] = new ort.Tensor("bool", new Uint8Array(numel(shape)).map(() => (rng.nextFloat() >= m.p ? 1 : 0)), shape);
-  }
+  for (const m of masks) feeds[m.name] = dropoutMask(rng, m, batch);
   const wall: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();

@@ -4,12 +4,14 @@
  * glibc serves blocks above 32 MB with mmap and unmaps them on free, so every training step's
  * new arrays — onnxruntime's outputs, 700 MB for AlexNet with Adam — are page-faulted in afresh:
  * at batch 32, 11% of all CPU time went to the kernel zeroing pages (`perf`: clear_page under
- * memmove), plus the faults and unmaps around it. With mmap off and trimming off, freed blocks stay in the
- * heap and the next step reuses them: 1.15× (batch 128) to 1.4× (batch 32) the training
- * throughput, peak RSS −7% to +5% (docs/performance.md). Tunables are read at process start only, so the command re-runs itself
- * once with them set; a GLIBC_TUNABLES the user set wins, and other platforms ignore it.
+ * memmove), plus the faults and unmaps around it. With mmap off and trimming off, freed blocks
+ * stay in the heap and the next step reuses them: 1.15× (batch 128) to 1.4× (batch 32) the
+ * training throughput, peak RSS −7% to +5% (docs/performance.md). Tunables are read at process
+ * start only, so the command re-runs itself once with them set; a GLIBC_TUNABLES the user set
+ * wins, and other platforms ignore it.
  */
 import { spawn } from "child_process";
+import { constants } from "os";
 
 export const MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736";
 
@@ -30,11 +32,7 @@ export function relaunchWithMallocTuning(argv: readonly string[], entry: string)
   process.on("SIGINT", forward);
   process.on("SIGTERM", forward);
   child.on("exit", (code, signal) => {
-    process.exitCode = code ?? 128 + (signal ? signalNumber(signal) : 1);
+    process.exitCode = code ?? 128 + (signal ? constants.signals[signal] : 1);
   });
   return true;
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1;
 }

@@ -32,7 +32,6 @@ interface TrainArgs {
   lowering?: "default" | "webgpu";
 }
 
-/** Data errors carry exit code 5 like other bad-input errors. */
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train <model>",
   describe: "train a model on FashionMNIST with onnxruntime (checkpoints, metrics, trained .onnx in --out)",

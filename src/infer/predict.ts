@@ -26,7 +26,6 @@ export interface ImageModel {
   readonly labels: readonly string[] | undefined;
 }
 
-
 /** Opens a classifier whose input is an image batch float32 [N, C, H, W] (C 1 or 3) and whose output is [N, classes]. */
 export async function openImageModel(file: string, threads?: number): Promise<ImageModel> {
   const bytes = readInputFile(file);

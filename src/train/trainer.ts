@@ -332,7 +332,7 @@ async function evaluate(
 }
 
 /** Bernoulli(1 − p) keep-masks from the run's seeded generator, for the lowered step's mask inputs. */
-function dropoutMask(rng: Rng, m: MaskInput, batch: number): ort.Tensor {
+export function dropoutMask(rng: Rng, m: MaskInput, batch: number): ort.Tensor {
   const shape = m.shape.map((d, i) => (i === 0 ? batch : (d as number)));
   const keep = new Uint8Array(numel(shape));
   for (let i = 0; i < keep.length; i++) keep[i] = rng.nextFloat() >= m.p ? 1 : 0;
