@@ -1,12 +1,13 @@
 /**
  * Where a training step's time goes, per op type and execution provider (onnxruntime's profiler):
  *
- *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25]
+ *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25] [--nodes 0]
  *
  * Runs the step as the trainer does for that provider (the WebGPU lowering for webgpu, dropout
  * masks as inputs otherwise), profiles every run, and reports the last one: wall time, kernel
  * time per provider, the op types that took longest, and the ops that onnxruntime placed on the
  * CPU although another provider was asked for (each such node costs copies between devices).
+ * `--nodes N` also lists the N slowest single nodes with their input shapes.
  * With a GPU provider, kernel times are the host's time to launch the work; copies and CPU
  * fallbacks still show.
  */
@@ -18,6 +19,7 @@ import type { ModelDef } from "../src/graph/dsl";
 import { Rng } from "../src/graph/random";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
+import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
 import { dropoutMask } from "../src/train/trainer";
@@ -40,9 +42,12 @@ async function main(): Promise<void> {
   const batch = Number(arg("batch", "32"));
   const runs = Number(arg("runs", "3"));
   const top = Number(arg("top", "25"));
+  const slowest = Number(arg("nodes", "0"));
   const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
   const program = programFromModel(def, adam(), 0);
-  const { bytes, masks } = program.loweredStepModel(ep === "webgpu" ? "webgpu" : "dropout");
+  const lowered = program.loweredStepModel(ep === "webgpu" ? "webgpu" : "dropout");
+  const { masks } = lowered;
+  const bytes = ep === "cpu" && arg("nchwc", "on") === "on" ? lowerConvsToNchwc(lowered.bytes, await nchwcBlockSize()).bytes : lowered.bytes;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-profile-"));
   const names = program.mutable.map((t) => t.name);
   const session = await createSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step") });
@@ -92,13 +97,18 @@ async function main(): Promise<void> {
   for (const [key, s] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, top)) {
     console.log(`  ${(s.us / 1000).toFixed(2).padStart(9)} ms  ${String(s.count).padStart(4)}×  ${key}`);
   }
+  const describe = (e: ProfileEvent): string => {
+    const shapes = (e.args?.input_type_shape ?? []).map((t) => Object.entries(t).map(([ty, d]) => `${ty}[${d.join(",")}]`)).join(" ");
+    return `    ${(e.dur / 1000).toFixed(2)} ms  ${e.args?.op_name ?? "?"} ${e.name.replace(/_kernel_time$/, "")}  ${shapes}`;
+  };
+  if (slowest > 0) {
+    console.log(`${slowest} slowest nodes (last run):`);
+    for (const e of [...nodes].sort((a, b) => b.dur - a.dur).slice(0, slowest)) console.log(describe(e));
+  }
   if (ep !== "cpu") {
     const onCpu = [...byOp].filter(([key]) => key.endsWith("on CPUExecutionProvider"));
     console.log(`on the CPU instead of ${ep}: ${onCpu.map(([key, s]) => `${key.replace(/ on .*/, "")}×${s.count}`).join(", ") || "none"}`);
-    for (const e of nodes.filter((e) => e.args?.provider === "CPUExecutionProvider").sort((a, b) => b.dur - a.dur).slice(0, 10)) {
-      const shapes = (e.args?.input_type_shape ?? []).map((t) => Object.entries(t).map(([ty, d]) => `${ty}[${d.join(",")}]`)).join(" ");
-      console.log(`    ${(e.dur / 1000).toFixed(2)} ms  ${e.name.replace(/_kernel_time$/, "")}  ${shapes}`);
-    }
+    for (const e of nodes.filter((e) => e.args?.provider === "CPUExecutionProvider").sort((a, b) => b.dur - a.dur).slice(0, 10)) console.log(describe(e));
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -2,7 +2,9 @@
  * One measurement in its own process (so peak RSS is its own): alexc's AlexNet forward
  * (inference session, float input), the same forward with the weights as graph inputs
  * ("forward-inputs": how the training step sees them, so onnxruntime cannot pre-pack them or
- * switch convolutions to its NCHWc layout), or a training step (Adam, preprocessing in the graph).
+ * switch convolutions to its NCHWc layout by itself), or a training step (Adam, preprocessing in
+ * the graph, dropout masks as inputs) run as `alexc train` runs it. Both take their convolutions
+ * to the NCHWc kernels with lower-cpu.ts unless the last argument is `--no-nchwc`.
  * Prints one JSON line: {"ms": [per-rep times], "maxRssMB": n}.
  */
 import * as ort from "onnxruntime-node";
@@ -14,12 +16,17 @@ import { GraphBuilder } from "../../src/graph/ir";
 import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
+import { Rng } from "../../src/graph/random";
+import { lowerConvsToNchwc, nchwcBlockSize } from "../../src/train/lower-cpu";
 import { adam } from "../../src/train/optim/adam";
+import { programFromModel } from "../../src/train/program-dsl";
 import { createSession, modelBytes } from "../../src/train/session";
-import { buildStepGraph, next } from "../../src/train/step";
+import { next, STEP_COUNTER } from "../../src/train/step";
+import { dropoutMask } from "../../src/train/trainer";
 
 async function main(): Promise<void> {
-  const [modelFile, mode, batchText, repsText] = process.argv.slice(2);
+  const [modelFile, mode, batchText, repsText, flag] = process.argv.slice(2);
+  const blockSize = flag === "--no-nchwc" ? 1 : await nchwcBlockSize();
   const def = (require(path.resolve(modelFile)) as { default: ModelDef }).default;
   const batch = Number(batchText);
   const reps = Number(repsText);
@@ -40,7 +47,7 @@ async function main(): Promise<void> {
         training: false,
       });
       b.output(traced.output, "logits");
-      bytes = modelBytes(b);
+      bytes = lowerConvsToNchwc(modelBytes(b), blockSize).bytes;
     }
     const session = await createSession(bytes);
     await session.run(feeds); // warm-up
@@ -50,18 +57,23 @@ async function main(): Promise<void> {
       times.push(performance.now() - t0);
     }
   } else {
-    const sg = buildStepGraph(def, { optimizer: adam(), mode: "inputs", dropoutSeed: 1 });
-    const session = await createSession(modelBytes(sg.b), { memoryPattern: false }); // as the trainer runs it
-    const [c, h, w] = def.spec.preprocess!.raw;
+    const program = programFromModel(def, adam(), 0);
+    const lowered = program.loweredStepModel("dropout");
+    // As the trainer runs it: no memory pattern, convolutions lowered for the CPU.
+    const session = await createSession(lowerConvsToNchwc(lowered.bytes, blockSize).bytes, { memoryPattern: false });
+    const [c, h, w] = program.rawShape;
     const feeds: Record<string, ort.Tensor> = {
       images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37) % 256), [batch, c, h, w]),
       labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch]),
       lr: new ort.Tensor("float32", new Float32Array([1e-4]), []),
-      step: new ort.Tensor("int64", new BigInt64Array([0n]), []),
+      [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
     };
-    for (const p of sg.params) feeds[p.name] = new ort.Tensor("float32", uniformInit(0, p.name, numel(p.dims), p.fanIn), [...p.dims]);
-    for (const s of sg.state) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)), [...s.dims]);
-    const mutable = [...sg.updates.keys()];
+    const { tensors } = program.initial();
+    const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
+    for (const [name, data] of tensors) feeds[name] = new ort.Tensor("float32", data, [...dims.get(name)!]);
+    const rng = Rng.derive(0, "bench-masks");
+    for (const m of lowered.masks) feeds[m.name] = dropoutMask(rng, m, batch);
+    const mutable = [...tensors.keys(), STEP_COUNTER];
     for (let r = 0; r <= reps; r++) {
       const t0 = performance.now();
       const out = await session.run(feeds);

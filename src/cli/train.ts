@@ -30,6 +30,7 @@ interface TrainArgs {
   "init-from"?: string;
   "steps-per-run": number;
   lowering?: "default" | "webgpu";
+  nchwc: boolean;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -53,6 +54,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("out", { type: "string", default: "runs/latest", describe: "output folder: checkpoint, metrics.jsonl, trained model" })
       .option("steps-per-run", { type: "number", default: 1, describe: "optimizer steps per onnxruntime run (an ONNX Loop; keeps state on a GPU device)" })
       .option("lowering", { choices: ["default", "webgpu"] as const, describe: "step graph formulation (webgpu: no Dropout/OneHot/Loop/MaxPool-indices ops; default with --ep webgpu)" })
+      .option("nchwc", { type: "boolean", default: true, describe: "CPU: convolutions on onnxruntime's blocked NCHWc kernels (--no-nchwc: its im2col ones)" })
       .option("resume", { type: "boolean", default: false, describe: "continue from the checkpoint in --out" })
       .option("init-from", { type: "string", describe: "start from these weights (.safetensors, PyTorch state_dict or alexc names)" })
       .example("$0 train models/lenet.ts", "LeNet with its defaults (≈0.85+ test accuracy in 3 epochs)")
@@ -84,6 +86,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       initFrom: args["init-from"],
       evalBatchSize: 256,
       lowering: args.lowering ?? (args.ep === "webgpu" ? "webgpu" : "default"),
+      nchwc: args.nchwc,
       stepsPerRun: Math.max(1, Math.floor(positive("steps-per-run", args["steps-per-run"]) ?? 1)),
     };
     if (onnxProgram && cfg.optimizer !== onnxProgram.optimizer) {

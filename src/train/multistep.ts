@@ -15,7 +15,8 @@ import { next, STEP_COUNTER } from "./step";
 /** K-steps-per-run bytes for a standalone step model (docs/training-graph.md contract). */
 export function multiStepBytes(stepModel: Uint8Array): Uint8Array {
   const m = decodeModel(stepModel, "step model");
-  return encodeModel(multiStepModel(m.graph as onnx.IGraphProto));
+  // The step's own opset imports (e.g. lower-cpu.ts's NCHWc domain) hold for the Loop body too.
+  return encodeModel({ ...multiStepModel(m.graph as onnx.IGraphProto), opsetImport: m.opsetImport });
 }
 
 /** Wraps a step graph (inputs images, labels, lr, step and the mutable tensors) in a Loop. */

@@ -1,0 +1,154 @@
+/**
+ * The CPU lowering (convolutions on onnxruntime's NCHWc kernels) computes the same training step
+ * and the same evaluation as the standard graph, rewrites only the convolutions those kernels
+ * accept, and leaves everything else, the exported model included, as it was.
+ */
+import "./helpers/train-realm";
+import * as ort from "onnxruntime-node";
+import { model, N, Tensor } from "../src";
+import { uniformInit } from "../src/graph/init";
+import { makeTensor, numel } from "../src/graph/types";
+import { GraphBuilder } from "../src/graph/ir";
+import { decodeModel } from "../src/emit/decode";
+import { lowerConvsToNchwc, NCHWC_DOMAIN, nchwcBlockSize } from "../src/train/lower-cpu";
+import { multiStepBytes } from "../src/train/multistep";
+import { adam } from "../src/train/optim/adam";
+import { modelBytes } from "../src/train/session";
+import { buildEvalGraph, buildStepGraph, next } from "../src/train/step";
+
+// Channel counts that every block size (8 with AVX2, 16 with AVX-512) accepts, plus one layer
+// (12 output channels) that neither does.
+const small = model(
+  { name: "small", input: [N, 1, 28, 28], preprocess: { raw: [1, 28, 28] } },
+  (x: Tensor) =>
+    x
+      .conv2d(16, { kernel: 5, stride: 2, padding: 1 }).relu().maxPool2d(2, { stride: 2 }) // 1 input channel: NCHW input, OIHWBo filter
+      .conv2d(32, { kernel: 3, padding: 1 }).relu() // blocked input and filter; its dX conv too
+      .conv2d(12, { kernel: 3, padding: 1 }).relu() // not a multiple of the block: left alone
+      .flatten()
+      .linear(10),
+);
+
+const opsOf = (bytes: Uint8Array) => (decodeModel(bytes, "test").graph!.node ?? []).map((n) => `${n.domain ? `${n.domain}:` : ""}${n.opType}`);
+
+function worst(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; scale: number } {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(a[i]));
+  }
+  return { diff, scale };
+}
+
+function stepFeeds(sg: ReturnType<typeof buildStepGraph>, batch: number, seed: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor("uint8", Uint8Array.from({ length: batch * 784 }, (_, i) => (i * 131 + (i >> 7) * 17 + seed) % 256), [batch, 1, 28, 28]),
+    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt((i * 3 + seed) % 10)), [batch]),
+    lr: new ort.Tensor("float32", Float32Array.of(1e-3), []),
+    step: new ort.Tensor("int64", BigInt64Array.of(0n), []),
+  };
+  for (const p of sg.params) feeds[p.name] = new ort.Tensor("float32", uniformInit(0, p.name, numel(p.dims), p.fanIn), [...p.dims]);
+  for (const s of sg.state) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)), [...s.dims]);
+  return feeds;
+}
+
+test("this machine's onnxruntime has NCHWc kernels (block 8 or 16)", async () => {
+  expect([8, 16]).toContain(await nchwcBlockSize());
+});
+
+test("lowered step == standard step: loss, correct count, gradients, updates", async () => {
+  const B = await nchwcBlockSize();
+  const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
+  const bytes = modelBytes(sg.b);
+  const lowered = lowerConvsToNchwc(bytes, B);
+  // Forward: conv1 (NCHW input), conv2; backward: conv2's dX (32 → 16 channels). conv3 (12
+  // output channels) and the dX convolutions into 12 channels or from conv3 stay standard;
+  // conv1 needs no dX. The Relu after each rewritten forward conv is fused.
+  expect(lowered.rewritten).toBe(3);
+  const ops = opsOf(lowered.bytes);
+  expect(ops.filter((o) => o === `${NCHWC_DOMAIN}:Conv`)).toHaveLength(3);
+  expect(ops.filter((o) => o === "Conv").length).toBe(opsOf(bytes).filter((o) => o === "Conv").length - 3);
+  expect(ops.filter((o) => o === "Relu").length).toBe(opsOf(bytes).filter((o) => o === "Relu").length - 2);
+  expect(ops.filter((o) => o === `${NCHWC_DOMAIN}:ReorderInput`)).toHaveLength(2); // not for the 1-channel input
+
+  const reference = await ort.InferenceSession.create(bytes);
+  const candidate = await ort.InferenceSession.create(lowered.bytes);
+  const feeds = stepFeeds(sg, 16, 0);
+  const ref = await reference.run(feeds);
+  const got = await candidate.run(feeds);
+  expect(Number(got.correct.data[0])).toBe(Number(ref.correct.data[0]));
+  expect(Math.abs(Number(got.loss.data[0]) - Number(ref.loss.data[0]))).toBeLessThan(1e-5 * Math.abs(Number(ref.loss.data[0])));
+  const state = new Set(sg.state.map((t) => t.name));
+  for (const [name, out] of sg.updates) {
+    if (name === "step") continue;
+    const a = ref[out].data as Float32Array;
+    const b = got[out].data as Float32Array;
+    if (state.has(name)) {
+      // Adam's moments (m = 0.1·g, v = 0.001·g²): the gradients agree to summation order.
+      const { diff, scale } = worst(a, b);
+      expect(diff).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-12));
+    } else {
+      // A first Adam step moves p by lr·g/(|g| + ε): ≈ lr wherever |g| ≫ ε, ill-conditioned
+      // where |g| is near ε, so the comparison skips gradients below 1e-6.
+      const m = ref[next(`${name}.adam_m`)].data as Float32Array;
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) if (Math.abs(m[i]) >= 1e-7) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      expect(diff).toBeLessThanOrEqual(1e-5 * 1e-3); // 1e-5 of lr: about one rounding of p
+    }
+  }
+});
+
+test("lowered evaluation == standard evaluation (weights as inputs)", async () => {
+  const B = await nchwcBlockSize();
+  const bytes = modelBytes(buildEvalGraph(small));
+  const lowered = lowerConvsToNchwc(bytes, B);
+  expect(lowered.rewritten).toBe(2);
+  const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
+  const feeds = stepFeeds(sg, 8, 5);
+  const inputs = (await ort.InferenceSession.create(bytes)).inputNames;
+  const subset = Object.fromEntries(inputs.map((n) => [n, feeds[n]]));
+  const ref = await (await ort.InferenceSession.create(bytes)).run(subset);
+  const got = await (await ort.InferenceSession.create(lowered.bytes)).run(subset);
+  const { diff, scale } = worst(ref.logits.data as Float32Array, got.logits.data as Float32Array);
+  expect(diff).toBeLessThanOrEqual(1e-5 * scale);
+  expect(Number(got.correct.data[0])).toBe(Number(ref.correct.data[0]));
+});
+
+test("a lowered step runs inside the K-steps Loop", async () => {
+  const B = await nchwcBlockSize();
+  const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
+  const single = lowerConvsToNchwc(modelBytes(sg.b), B).bytes;
+  const feeds = stepFeeds(sg, 8, 1);
+  const { images, labels, ...rest } = feeds;
+  const looped = await (await ort.InferenceSession.create(multiStepBytes(single))).run({
+    ...rest,
+    images_all: new ort.Tensor("uint8", images.data as Uint8Array, [1, ...images.dims]),
+    labels_all: new ort.Tensor("int64", labels.data as BigInt64Array, [1, ...labels.dims]),
+  });
+  const once = await (await ort.InferenceSession.create(single)).run(feeds);
+  expect((looped.losses.data as Float32Array)[0]).toBe((once.loss.data as Float32Array)[0]);
+  expect(Array.from(looped[next("conv2.weight")].data as Float32Array)).toEqual(Array.from(once[next("conv2.weight")].data as Float32Array));
+});
+
+test("only convolutions the NCHWc kernels accept are rewritten", () => {
+  const conv = (cin: number, cout: number, attrs: Record<string, number | number[]> = {}, constantWeight = false) => {
+    const b = new GraphBuilder("g");
+    const x = b.input("x", "float32", [N, cin, 8, 8]);
+    const dims = [cout, cin / ((attrs.group as number) ?? 1), 3, 3];
+    const w = constantWeight ? b.initializer(makeTensor("w", "float32", dims, Array(numel(dims)).fill(0))) : b.input("w", "float32", dims);
+    b.output(b.op1("Conv", [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], ...attrs }), "y");
+    return lowerConvsToNchwc(modelBytes(b), 8).rewritten;
+  };
+  expect(conv(16, 32)).toBe(1);
+  expect(conv(3, 32)).toBe(1); // fewer input channels than the block: NCHW input
+  expect(conv(12, 32)).toBe(0); // input channels neither below nor a multiple of the block
+  expect(conv(16, 12)).toBe(0); // output channels not a multiple of the block
+  expect(conv(16, 32, { group: 2 })).toBe(0);
+  expect(conv(16, 32, {}, true)).toBe(0); // constant weights: onnxruntime's own transformer's job
+  // No NCHWc kernels on this machine: the bytes are returned as they came.
+  const b = new GraphBuilder("g");
+  b.output(b.op1("Conv", [b.input("x", "float32", [N, 16, 8, 8]), b.input("w", "float32", [32, 16, 3, 3])], { kernel_shape: [3, 3] }), "y");
+  const bytes = modelBytes(b);
+  expect(lowerConvsToNchwc(bytes, 1).bytes).toBe(bytes);
+});
