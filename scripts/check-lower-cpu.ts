@@ -1,0 +1,101 @@
+/**
+ * The CPU lowering (src/train/lower-cpu.ts) on this machine's processor: its NCHWc block size,
+ * how many convolutions it moves, agreement of one training step and of evaluation with the
+ * standard graph, and both steps' times, alternating in one process.
+ *
+ *   npx tsx scripts/check-lower-cpu.ts [--model models/alexnet.ts] [--batch 32] [--reps 3] [--threads N]
+ *
+ * test/lower-cpu.test.ts checks the same agreement on a small model with this machine's block
+ * size; this script is for another processor (AVX-512 gives blocks of 16, AVX2 of 8) and for
+ * AlexNet itself.
+ */
+import * as ort from "onnxruntime-node";
+import * as os from "os";
+import * as path from "path";
+import type { ModelDef } from "../src/graph/dsl";
+import { Rng } from "../src/graph/random";
+import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
+import { adam } from "../src/train/optim/adam";
+import { programFromModel } from "../src/train/program-dsl";
+import { createSession } from "../src/train/session";
+import { next, STEP_COUNTER } from "../src/train/step";
+import { dropoutMask } from "../src/train/trainer";
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+function worstRelative(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(a[i]));
+  }
+  return diff / (scale || 1);
+}
+
+async function main(): Promise<void> {
+  const batch = Number(arg("batch", "32"));
+  const reps = Number(arg("reps", "3"));
+  const threads = Number(arg("threads", String(os.availableParallelism())));
+  const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
+  const blockSize = await nchwcBlockSize();
+  const program = programFromModel(def, adam(), 0);
+  const { bytes, masks } = program.loweredStepModel("dropout");
+  const lowered = lowerConvsToNchwc(bytes, blockSize);
+  console.log(`${def.spec.name}: NCHWc block size ${blockSize}, ${lowered.rewritten} convolutions of the step rewritten, ${threads} threads`);
+
+  const [c, h, w] = program.rawShape;
+  const { tensors } = program.initial();
+  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
+  const feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37 + (i >> 11)) % 256), [batch, c, h, w]),
+    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch]),
+    lr: new ort.Tensor("float32", new Float32Array([1e-3]), []),
+    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
+  };
+  for (const [name, data] of tensors) feeds[name] = new ort.Tensor("float32", data, [...dims.get(name)!]);
+  const rng = Rng.derive(0, "check-lower-cpu");
+  for (const m of masks) feeds[m.name] = dropoutMask(rng, m, batch);
+
+  const opts = { threads, memoryPattern: false };
+  const standard = await createSession(bytes, opts);
+  const candidate = await createSession(lowered.bytes, opts);
+  const ref = await standard.run(feeds);
+  const got = await candidate.run(feeds);
+  const moments = program.mutable.filter((t) => t.name.endsWith(".adam_m")).map((t) => t.name);
+  const gradWorst = Math.max(...moments.map((n) => worstRelative(ref[next(n)].data as Float32Array, got[next(n)].data as Float32Array)));
+  console.log(`one step, batch ${batch}: loss ${Number(ref.loss.data[0]).toFixed(6)} vs ${Number(got.loss.data[0]).toFixed(6)}, correct ${ref.correct.data[0]} vs ${got.correct.data[0]}`);
+  console.log(`  gradients (Adam's first moment), worst per tensor relative to its largest: ${gradWorst.toExponential(2)}`);
+
+  const evalBytes = program.evalModel();
+  const evalStd = await createSession(evalBytes, opts);
+  const evalLow = await createSession(lowerConvsToNchwc(evalBytes, blockSize).bytes, opts);
+  const evalFeeds = Object.fromEntries(evalStd.inputNames.map((n) => [n, feeds[n]]));
+  const logitsWorst = worstRelative((await evalStd.run(evalFeeds)).logits.data as Float32Array, (await evalLow.run(evalFeeds)).logits.data as Float32Array);
+  console.log(`  evaluation logits, worst relative to the largest: ${logitsWorst.toExponential(2)}`);
+
+  // Speed: the two sessions alternate, each step feeding its own updated tensors back.
+  const mutable = [...tensors.keys(), STEP_COUNTER];
+  const state = { standard: { ...feeds }, lowered: { ...feeds } };
+  const times: Record<keyof typeof state, number[]> = { standard: [], lowered: [] };
+  for (let r = 0; r < reps; r++) {
+    for (const kind of ["standard", "lowered"] as const) {
+      const t0 = performance.now();
+      const out = await (kind === "standard" ? standard : candidate).run(state[kind]);
+      for (const name of mutable) state[kind][name] = out[next(name)];
+      times[kind].push(performance.now() - t0);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const fmt = (xs: number[]) => xs.map((t) => t.toFixed(0)).join(", ");
+  console.log(`step times, batch ${batch}, alternating: standard ${fmt(times.standard)} ms; lowered ${fmt(times.lowered)} ms`);
+  console.log(`  median standard / lowered = ${(median(times.standard) / median(times.lowered)).toFixed(2)}`);
+}
+
+main().catch((e) => {
+  console.error((e as Error).stack ?? String(e));
+  process.exit(1);
+});
