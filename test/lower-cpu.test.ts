@@ -9,12 +9,16 @@ import { model, N, Tensor } from "../src";
 import { uniformInit } from "../src/graph/init";
 import { makeTensor, numel } from "../src/graph/types";
 import { GraphBuilder } from "../src/graph/ir";
+import { compileModel } from "../src/emit/compile";
 import { decodeModel } from "../src/emit/decode";
+import { encodeModel } from "../src/emit/encode";
 import { lowerConvsToNchwc, NCHWC_DOMAIN, nchwcBlockSize } from "../src/train/lower-cpu";
 import { multiStepBytes } from "../src/train/multistep";
 import { adam } from "../src/train/optim/adam";
+import { programFromOnnx } from "../src/train/program-onnx";
 import { modelBytes } from "../src/train/session";
 import { buildEvalGraph, buildStepGraph, next } from "../src/train/step";
+import { trainingInfo } from "../src/train/training-info";
 
 // Channel counts that every block size (8 with AVX2, 16 with AVX-512) accepts, plus one layer
 // (12 output channels) that neither does.
@@ -151,4 +155,11 @@ test("only convolutions the NCHWc kernels accept are rewritten", () => {
   b.output(b.op1("Conv", [b.input("x", "float32", [N, 16, 8, 8]), b.input("w", "float32", [32, 16, 3, 3])], { kernel_shape: [3, 3] }), "y");
   const bytes = modelBytes(b);
   expect(lowerConvsToNchwc(bytes, 1).bytes).toBe(bytes);
+});
+
+test("a built .onnx (training_info) gets the same rewrites for its step and its evaluation", () => {
+  const built = compileModel(small, { seed: 0, trainingInfo: (d, s) => trainingInfo(d, adam(), s) });
+  const program = programFromOnnx(decodeModel(encodeModel(built), "small.onnx"), "small.onnx");
+  expect(lowerConvsToNchwc(program.loweredStepModel("dropout").bytes, 8).rewritten).toBe(3);
+  expect(lowerConvsToNchwc(program.evalModel(), 8).rewritten).toBe(2);
 });

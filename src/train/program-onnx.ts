@@ -125,6 +125,8 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
         ],
         initializer: [...consts, ...g.initializer.filter((t) => !bound.has(t.name!))],
         output: [g.output[0], { name: "correct", type: typeProto("int64", []) }],
+        // Shapes of the intermediates (the model's input now among them), e.g. for lower-cpu.ts.
+        valueInfo: [input, ...(g.valueInfo ?? [])],
       });
     },
     trainedModel(tensors, step) {
