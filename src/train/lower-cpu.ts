@@ -48,6 +48,8 @@ function lowerGraph(g: onnx.IGraphProto, B: number): { graph: onnx.IGraphProto; 
   const consumers = new Map<string, onnx.INodeProto[]>();
   for (const n of g.node ?? []) for (const i of n.input ?? []) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const graphOutputs = new Set((g.output ?? []).map((v) => v.name!));
+  // A subgraph (Loop, If) may read a convolution's pre-activation output by name: no Relu fusion then.
+  const hasSubgraphs = (g.node ?? []).some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0));
 
   const nodes: onnx.INodeProto[] = [];
   const initializers: onnx.ITensorProto[] = [];
@@ -64,13 +66,14 @@ function lowerGraph(g: onnx.IGraphProto, B: number): { graph: onnx.IGraphProto; 
     const [x, w, bias] = n.input!;
     const y = n.output![0];
     const users = consumers.get(y) ?? [];
-    const relu = users.length === 1 && users[0].opType === "Relu" && !users[0].domain && !graphOutputs.has(y) ? users[0] : undefined;
+    const fusable = !hasSubgraphs && users.length === 1 && users[0].opType === "Relu" && !users[0].domain && !graphOutputs.has(y);
+    const relu = fusable ? users[0] : undefined;
     if (relu) {
       fused.add(relu);
       dropped.add(y);
     }
     const { cout, cin, kh, kw } = plan;
-    const at = (suffix: string) => `${n.name}/nchwc/${suffix}`;
+    const at = (suffix: string) => `${n.name || `conv${rewritten}`}/nchwc/${suffix}`;
     const blockedIn = cin % B === 0;
     const shape6 = blockedIn ? [cout / B, B, cin / B, B, kh, kw] : [cout / B, B, cin, kh, kw];
     const perm = blockedIn ? [0, 2, 4, 5, 3, 1] : [0, 2, 3, 4, 1];
