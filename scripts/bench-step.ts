@@ -2,7 +2,7 @@
  * alexc vs PyTorch on the same AlexNet batch, measured side by side in one run:
  * forward time, training-step time, their ratio, throughput ratio against PyTorch, peak RSS.
  *
- *   npx tsx scripts/bench-step.ts [--batches 32,128] [--reps 3] [--nchwc on|off]
+ *   npx tsx scripts/bench-step.ts [--batches 32,128] [--reps 3] [--warmup 1] [--nchwc on|off]
  *
  * Each measurement runs in its own process, one after another (2 cores: nothing in parallel).
  * Absolute times on shared machines are noisy; the ratios are the result.
@@ -33,15 +33,18 @@ function main(): void {
   const batches = arg("batches", "32,128").split(",").map(Number);
   const reps = arg("reps", "3");
   const nchwc = arg("nchwc", "on") === "on" ? [] : ["--no-nchwc"];
+  // Untimed runs before the timed ones, for both: a fresh alexc process's first steps page-fault
+  // its heap in (batch 128: 8.7, 13.3, then ≈ 6 s); training runs hundreds of steps.
+  const warmup = ["--warmup", arg("warmup", "1")];
   const root = path.resolve(__dirname, "..");
   const model = path.join(root, "models/alexnet.ts");
   const worker = path.join(__dirname, "bench/alexc-worker.ts");
   const torchWorker = path.join(__dirname, "bench/torch_worker.py");
   // The step runs as `alexc train` runs it: under its malloc tunables (src/cli/malloc-tuning.ts).
   const node = (mode: string, b: number) =>
-    run(process.execPath, ["--require", "tsx/cjs", worker, model, mode, String(b), reps, ...nchwc], mode === "step" ? { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES } : process.env);
-  const torch = (mode: string, b: number) => run("/usr/bin/python3", [torchWorker, mode, String(b), reps]);
-  console.log(`AlexNet (1×224×224), Adam, median of ${reps} reps after a warm-up, 2 threads each; alexc's step and forward-inputs with NCHWc convolutions ${nchwc.length ? "off" : "on"}`);
+    run(process.execPath, ["--require", "tsx/cjs", worker, model, mode, String(b), reps, ...warmup, ...nchwc], mode === "step" ? { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES } : process.env);
+  const torch = (mode: string, b: number) => run("/usr/bin/python3", [torchWorker, mode, String(b), reps, ...warmup]);
+  console.log(`AlexNet (1×224×224), Adam, median of ${reps} reps after ${warmup[1]} untimed, 2 threads each; alexc's step and forward-inputs with NCHWc convolutions ${nchwc.length ? "off" : "on"}`);
   for (const b of batches) {
     const af = node("forward", b);
     const afi = node("forward-inputs", b);

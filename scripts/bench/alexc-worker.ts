@@ -4,7 +4,8 @@
  * ("forward-inputs": how the training step sees them, so onnxruntime cannot pre-pack them or
  * switch convolutions to its NCHWc layout by itself), or a training step (Adam, preprocessing in
  * the graph, dropout masks as inputs) run as `alexc train` runs it. Both take their convolutions
- * to the NCHWc kernels with lower-cpu.ts unless the last argument is `--no-nchwc`.
+ * to the NCHWc kernels with lower-cpu.ts unless `--no-nchwc` is given; `--warmup W` untimed runs
+ * come first (default 1).
  * Prints one JSON line: {"ms": [per-rep times], "maxRssMB": n}.
  */
 import * as ort from "onnxruntime-node";
@@ -25,8 +26,10 @@ import { next, STEP_COUNTER } from "../../src/train/step";
 import { dropoutMask } from "../../src/train/trainer";
 
 async function main(): Promise<void> {
-  const [modelFile, mode, batchText, repsText, flag] = process.argv.slice(2);
-  const blockSize = flag === "--no-nchwc" ? 1 : await nchwcBlockSize();
+  const [modelFile, mode, batchText, repsText] = process.argv.slice(2);
+  const blockSize = process.argv.includes("--no-nchwc") ? 1 : await nchwcBlockSize();
+  const at = process.argv.indexOf("--warmup");
+  const warmup = at >= 0 ? Number(process.argv[at + 1]) : 1;
   const def = (require(path.resolve(modelFile)) as { default: ModelDef }).default;
   const batch = Number(batchText);
   const reps = Number(repsText);
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
       bytes = lowerConvsToNchwc(modelBytes(b), blockSize).bytes;
     }
     const session = await createSession(bytes);
-    await session.run(feeds); // warm-up
+    for (let r = 0; r < warmup; r++) await session.run(feeds);
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
       await session.run(feeds);
@@ -74,11 +77,11 @@ async function main(): Promise<void> {
     const rng = Rng.derive(0, "bench-masks");
     for (const m of lowered.masks) feeds[m.name] = dropoutMask(rng, m, batch);
     const mutable = [...tensors.keys(), STEP_COUNTER];
-    for (let r = 0; r <= reps; r++) {
+    for (let r = 0; r < warmup + reps; r++) {
       const t0 = performance.now();
       const out = await session.run(feeds);
       for (const name of mutable) feeds[name] = out[next(name)]; // what the trainer does
-      if (r > 0) times.push(performance.now() - t0); // rep 0 is the warm-up
+      if (r >= warmup) times.push(performance.now() - t0);
     }
   }
   process.stdout.write(JSON.stringify({ ms: times, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + "\n");

@@ -2,8 +2,8 @@
 """PyTorch side of scripts/bench-step.ts and scripts/bench-gpu.ts: the seed's AlexNet
 (1×224×224, 10 classes), on 2 CPU threads or on a CUDA device.
 
-Usage: torch_worker.py forward|step BATCH REPS [--device cpu|cuda]
-  → one JSON line {"ms": [...], "maxRssMB": n}
+Usage: torch_worker.py forward|step BATCH REPS [--device cpu|cuda] [--warmup W]
+  → one JSON line {"ms": [...], "maxRssMB": n}; W untimed runs first (default 1)
 """
 import json
 import resource
@@ -31,6 +31,7 @@ def alexnet():
 def main():
     mode, batch, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     device = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
+    warmup = int(sys.argv[sys.argv.index("--warmup") + 1]) if "--warmup" in sys.argv else 1
     torch.set_num_threads(2)
     torch.manual_seed(0)
     net = alexnet().to(device)
@@ -45,7 +46,8 @@ def main():
     if mode == "forward":
         net.eval()
         with torch.no_grad():
-            net(x)
+            for _ in range(warmup):
+                net(x)
             sync()
             for _ in range(reps):
                 t0 = time.perf_counter()
@@ -55,14 +57,14 @@ def main():
     else:
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
         loss_fn = nn.CrossEntropyLoss()
-        for r in range(reps + 1):
+        for r in range(reps + warmup):
             t0 = time.perf_counter()
             opt.zero_grad()
             loss = loss_fn(net(x), y)
             loss.backward()
             opt.step()
             sync()
-            if r > 0:
+            if r >= warmup:
                 times.append((time.perf_counter() - t0) * 1000)
     print(json.dumps({"ms": times, "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
