@@ -30,10 +30,10 @@ export const NCHWC_DOMAIN = "com.microsoft.nchwc";
 
 const AT = onnx.AttributeProto.AttributeType;
 
-/** The step bytes with every eligible convolution on the NCHWc kernels; `rewritten` counts them. */
+/** The model bytes (step, evaluation) with every eligible convolution on the NCHWc kernels; `rewritten` counts them. */
 export function lowerConvsToNchwc(bytes: Uint8Array, blockSize: number): { bytes: Uint8Array; rewritten: number } {
   if (blockSize <= 1) return { bytes, rewritten: 0 };
-  const m = decodeModel(bytes, "step model");
+  const m = decodeModel(bytes, "model for the CPU lowering");
   const { graph, rewritten } = lowerGraph(m.graph as onnx.IGraphProto, blockSize);
   if (rewritten === 0) return { bytes, rewritten };
   const opsetImport = [...m.opsetImport.filter((o) => o.domain !== NCHWC_DOMAIN), { domain: NCHWC_DOMAIN, version: 1 }];
