@@ -20,7 +20,6 @@ import { spawnSync } from "child_process";
 import * as ort from "onnxruntime-node";
 import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
-import { Rng } from "../src/graph/random";
 import { compileModel } from "../src/emit/compile";
 import { encodeModel } from "../src/emit/encode";
 import { adam } from "../src/train/optim/adam";
@@ -29,8 +28,7 @@ import type { TrainingProgram } from "../src/train/program";
 import { multiStepBytes } from "../src/train/multistep";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
-import { dropoutMask } from "../src/train/trainer";
-import type { MaskInput } from "../src/train/lower-webgpu";
+import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,27 +37,6 @@ function arg(name: string, fallback: string): string {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const LOOP_K = 8;
-
-function batchFeeds(program: TrainingProgram, batch: number, salt: number): Record<string, ort.Tensor> {
-  const [c, h, w] = program.rawShape;
-  return {
-    images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37 + salt) % 256), [batch, c, h, w]),
-    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt((i + salt) % 10)), [batch]),
-    lr: new ort.Tensor("float32", new Float32Array([1e-3]), []),
-    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
-  };
-}
-
-function maskFeeds(masks: readonly MaskInput[], batch: number, seed: number): Record<string, ort.Tensor> {
-  const rng = Rng.derive(seed, "bench-masks");
-  return Object.fromEntries(masks.map((m) => [m.name, dropoutMask(rng, m, batch)]));
-}
-
-function stateFeeds(program: TrainingProgram): Record<string, ort.Tensor> {
-  const { tensors } = program.initial();
-  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
-  return Object.fromEntries([...tensors].map(([name, data]) => [name, new ort.Tensor("float32", data, [...dims.get(name)!])]));
-}
 
 async function agreement(program: TrainingProgram, ep: ExecutionProvider, lowering: "webgpu" | "dropout"): Promise<void> {
   const batch = 8;

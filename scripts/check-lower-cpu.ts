@@ -13,13 +13,12 @@ import * as ort from "onnxruntime-node";
 import * as os from "os";
 import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
-import { Rng } from "../src/graph/random";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { createSession } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
-import { dropoutMask } from "../src/train/trainer";
+import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,18 +46,7 @@ async function main(): Promise<void> {
   const lowered = lowerConvsToNchwc(bytes, blockSize);
   console.log(`${def.spec.name}: NCHWc block size ${blockSize}, ${lowered.rewritten} convolutions of the step rewritten, ${threads} threads`);
 
-  const [c, h, w] = program.rawShape;
-  const { tensors } = program.initial();
-  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
-  const feeds: Record<string, ort.Tensor> = {
-    images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37 + (i >> 11)) % 256), [batch, c, h, w]),
-    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch]),
-    lr: new ort.Tensor("float32", new Float32Array([1e-3]), []),
-    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
-  };
-  for (const [name, data] of tensors) feeds[name] = new ort.Tensor("float32", data, [...dims.get(name)!]);
-  const rng = Rng.derive(0, "check-lower-cpu");
-  for (const m of masks) feeds[m.name] = dropoutMask(rng, m, batch);
+  const feeds: Record<string, ort.Tensor> = { ...batchFeeds(program, batch), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };
 
   const opts = { threads, memoryPattern: false };
   const standard = await createSession(bytes, opts);
@@ -78,7 +66,7 @@ async function main(): Promise<void> {
   console.log(`  evaluation logits, worst relative to the largest: ${logitsWorst.toExponential(2)}`);
 
   // Speed: the two sessions alternate, each step feeding its own updated tensors back.
-  const mutable = [...tensors.keys(), STEP_COUNTER];
+  const mutable = [...program.mutable.map((t) => t.name), STEP_COUNTER];
   const state = { standard: { ...feeds }, lowered: { ...feeds } };
   const times: Record<keyof typeof state, number[]> = { standard: [], lowered: [] };
   for (let r = 0; r < reps; r++) {

@@ -12,17 +12,15 @@
  * fallbacks still show.
  */
 import * as fs from "fs";
-import * as ort from "onnxruntime-node";
 import * as os from "os";
 import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
-import { Rng } from "../src/graph/random";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
 import { createSession, type ExecutionProvider } from "../src/train/session";
-import { next, STEP_COUNTER } from "../src/train/step";
-import { dropoutMask } from "../src/train/trainer";
+import { next } from "../src/train/step";
+import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
 interface ProfileEvent {
   cat: string;
@@ -52,18 +50,7 @@ async function main(): Promise<void> {
   const names = program.mutable.map((t) => t.name);
   const session = await createSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step") });
 
-  const [c, h, w] = program.rawShape;
-  const { tensors } = program.initial();
-  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
-  const feeds: Record<string, ort.Tensor> = {
-    images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37) % 256), [batch, c, h, w]),
-    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch]),
-    lr: new ort.Tensor("float32", new Float32Array([1e-3]), []),
-    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
-  };
-  for (const [name, data] of tensors) feeds[name] = new ort.Tensor("float32", data, [...dims.get(name)!]);
-  const rng = Rng.derive(0, "profile-masks");
-  for (const m of masks) feeds[m.name] = dropoutMask(rng, m, batch);
+  const feeds = { ...batchFeeds(program, batch), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };
   const wall: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();

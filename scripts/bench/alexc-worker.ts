@@ -17,13 +17,12 @@ import { GraphBuilder } from "../../src/graph/ir";
 import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
-import { Rng } from "../../src/graph/random";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../../src/train/lower-cpu";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
 import { createSession, modelBytes } from "../../src/train/session";
 import { next, STEP_COUNTER } from "../../src/train/step";
-import { dropoutMask } from "../../src/train/trainer";
+import { batchFeeds, maskFeeds, stateFeeds } from "./step-feeds";
 
 async function main(): Promise<void> {
   const [modelFile, mode, batchText, repsText] = process.argv.slice(2);
@@ -64,19 +63,8 @@ async function main(): Promise<void> {
     const lowered = program.loweredStepModel("dropout");
     // As the trainer runs it: no memory pattern, convolutions lowered for the CPU.
     const session = await createSession(lowerConvsToNchwc(lowered.bytes, blockSize).bytes, { memoryPattern: false });
-    const [c, h, w] = program.rawShape;
-    const feeds: Record<string, ort.Tensor> = {
-      images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37) % 256), [batch, c, h, w]),
-      labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch]),
-      lr: new ort.Tensor("float32", new Float32Array([1e-4]), []),
-      [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
-    };
-    const { tensors } = program.initial();
-    const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
-    for (const [name, data] of tensors) feeds[name] = new ort.Tensor("float32", data, [...dims.get(name)!]);
-    const rng = Rng.derive(0, "bench-masks");
-    for (const m of lowered.masks) feeds[m.name] = dropoutMask(rng, m, batch);
-    const mutable = [...tensors.keys(), STEP_COUNTER];
+    const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };
+    const mutable = [...program.mutable.map((t) => t.name), STEP_COUNTER];
     for (let r = 0; r < warmup + reps; r++) {
       const t0 = performance.now();
       const out = await session.run(feeds);

@@ -1,0 +1,34 @@
+/**
+ * Synthetic feeds for a training program's step, shared by the benchmark, profiling and check
+ * scripts: a fixed uint8 batch with its labels, lr and the step counter; the program's initial
+ * parameters and optimizer state; dropout masks from a seeded generator.
+ */
+import * as ort from "onnxruntime-node";
+import { Rng } from "../../src/graph/random";
+import type { MaskInput } from "../../src/train/lower-webgpu";
+import type { TrainingProgram } from "../../src/train/program";
+import { STEP_COUNTER } from "../../src/train/step";
+import { dropoutMask } from "../../src/train/trainer";
+
+/** images, labels, lr and the step counter (0); `salt` varies the batch. */
+export function batchFeeds(program: TrainingProgram, batch: number, salt = 0, lr = 1e-3): Record<string, ort.Tensor> {
+  const [c, h, w] = program.rawShape;
+  return {
+    images: new ort.Tensor("uint8", new Uint8Array(batch * c * h * w).map((_, i) => (i * 37 + salt) % 256), [batch, c, h, w]),
+    labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt((i + salt) % 10)), [batch]),
+    lr: new ort.Tensor("float32", new Float32Array([lr]), []),
+    [STEP_COUNTER]: new ort.Tensor("int64", new BigInt64Array([0n]), []),
+  };
+}
+
+export function maskFeeds(masks: readonly MaskInput[], batch: number, seed: number): Record<string, ort.Tensor> {
+  const rng = Rng.derive(seed, "bench-masks");
+  return Object.fromEntries(masks.map((m) => [m.name, dropoutMask(rng, m, batch)]));
+}
+
+/** The program's starting parameters and state, by name. */
+export function stateFeeds(program: TrainingProgram): Record<string, ort.Tensor> {
+  const { tensors } = program.initial();
+  const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
+  return Object.fromEntries([...tensors].map(([name, data]) => [name, new ort.Tensor("float32", data, [...dims.get(name)!])]));
+}
