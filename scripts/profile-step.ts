@@ -43,9 +43,8 @@ async function main(): Promise<void> {
   const slowest = Number(arg("nodes", "0"));
   const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
   const program = programFromModel(def, adam(), 0);
-  const lowered = program.loweredStepModel(ep === "webgpu" ? "webgpu" : "dropout");
-  const { masks } = lowered;
-  const bytes = ep === "cpu" && arg("nchwc", "on") === "on" ? lowerConvsToNchwc(lowered.bytes, await nchwcBlockSize()).bytes : lowered.bytes;
+  const { bytes: stepBytes, masks } = program.loweredStepModel(ep === "webgpu" ? "webgpu" : "dropout");
+  const bytes = ep === "cpu" && arg("nchwc", "on") === "on" ? lowerConvsToNchwc(stepBytes, await nchwcBlockSize()).bytes : stepBytes;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-profile-"));
   const names = program.mutable.map((t) => t.name);
   const session = await createSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step") });

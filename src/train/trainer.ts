@@ -176,15 +176,17 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     // one: AlexNet's peak RSS is 10–17% lower at the same speed, and the second step no longer
     // page-faults in a fresh block (docs/performance.md).
     const stepSession = (bytes: Uint8Array) =>
-      createSession(k > 1 ? multiStepBytes(forCpu(bytes)) : forCpu(bytes), {
+      createSession(k > 1 ? multiStepBytes(bytes) : bytes, {
         ep: cfg.ep,
         threads: cfg.threads,
         keepOnDevice: [...tensors.keys()].map(next),
         memoryPattern: false,
       });
-    runSession = cfg.ep === "webgpu" && lowered ? await stepSession(lowered.bytes) : undefined;
+    // The same step every epoch unless K > 1 (its dropout seed changes): lowered for the CPU once.
+    const stepBytes = lowered && forCpu(lowered.bytes);
+    runSession = cfg.ep === "webgpu" && stepBytes ? await stepSession(stepBytes) : undefined;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const session = runSession ?? (await stepSession(lowered ? lowered.bytes : program.stepModel(dropoutSeed(cfg.seed, epoch))));
+      const session = runSession ?? (await stepSession(stepBytes ?? forCpu(program.stepModel(dropoutSeed(cfg.seed, epoch)))));
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
