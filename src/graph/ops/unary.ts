@@ -2,6 +2,7 @@
 import type { GraphBuilder, Node } from "../ir";
 import { Attrs, OpDef } from "../op";
 import { DType, dtypeFromCode, Value } from "../types";
+import { isMaskedForRelu } from "./pool";
 
 type Vjp = (b: GraphBuilder, node: Node, dY: Value) => Value;
 
@@ -21,8 +22,9 @@ const out = (node: Node) => node.outputs[0];
 const inp = (node: Node) => node.inputs[0]!;
 
 export const Relu = unary("Relu", (b, node, dY) =>
-  // Where(y > 0, dY, 0): the subgradient at 0 is 0, as in PyTorch.
-  b.op1("Where", [b.op1("Greater", [out(node), b.scalar(0, dY.dtype)]), dY, b.scalar(0, dY.dtype)]),
+  // Where(y > 0, dY, 0): the subgradient at 0 is 0, as in PyTorch. A MaxPool reading y alone has
+  // applied that mask at its argmax already (pool.ts).
+  isMaskedForRelu(b, dY, out(node)) ? dY : b.op1("Where", [b.op1("Greater", [out(node), b.scalar(0, dY.dtype)]), dY, b.scalar(0, dY.dtype)]),
 );
 
 export const Sigmoid = unary("Sigmoid", (b, node, dY) => {
