@@ -10,8 +10,9 @@
  * `--nodes N` also lists the N slowest single nodes with their input shapes.
  * With a GPU provider, kernel times are the host's time to launch the work; copies and CPU
  * fallbacks still show. On Linux the script re-runs itself under `alexc train`'s malloc tunables
- * (src/cli/malloc-tuning.ts), as the trainer does: without them a batch-128 profile shows
- * ScatterElements at 0.45 s instead of 0.08 s, the page faults of its fresh output buffer.
+ * (src/cli/malloc-tuning.ts), as the trainer does: without them the page faults of fresh buffers
+ * are charged to the kernels that touch them first (batch 128, 5th run: ScatterElements 0.38 s
+ * instead of 0.08 s, all kernels 7.5 s instead of 6.6 s). Profile ≥ 5 runs: the first ones warm up.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
