@@ -28,6 +28,7 @@ import type { TrainingProgram } from "../src/train/program";
 import { multiStepBytes } from "../src/train/multistep";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
+import { worstRelative } from "./bench/agreement";
 import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
 function arg(name: string, fallback: string): string {
@@ -76,13 +77,7 @@ async function agreement(program: TrainingProgram, ep: ExecutionProvider, loweri
   for (const p of program.params) evalFeeds[p.name] = feeds[p.name];
   const la = (await (await createSession(program.evalModel(), { ep: "cpu" })).run(evalFeeds)).logits.data as Float32Array;
   const lb = (await (await createSession(program.evalModel(), { ep })).run(evalFeeds)).logits.data as Float32Array;
-  let maxAbs = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < la.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(la[i]));
-    maxDiff = Math.max(maxDiff, Math.abs(la[i] - lb[i]));
-  }
-  console.log(`  eval logits: max |Δ| / max |logit| = ${(maxDiff / maxAbs).toExponential(2)}`);
+  console.log(`  eval logits: max |Δ| / max |logit| = ${worstRelative(la, lb).toExponential(2)}`);
 }
 
 /** The step as the trainer runs it; returns ms per step. */

@@ -18,21 +18,12 @@ import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { createSession } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
+import { worstRelative } from "./bench/agreement";
 import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-function worstRelative(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]));
-  }
-  return diff / (scale || 1);
 }
 
 async function main(): Promise<void> {

@@ -14,7 +14,6 @@
  * are charged to the kernels that touch them first (batch 128, 5th run: ScatterElements 0.38 s
  * instead of 0.08 s, all kernels 7.5 s instead of 6.6 s). Profile ≥ 5 runs: the first ones warm up.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -22,7 +21,7 @@ import type { ModelDef } from "../src/graph/dsl";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
-import { MALLOC_TUNABLES } from "../src/cli/malloc-tuning";
+import { relaunchUnderMallocTuning } from "../src/cli/malloc-tuning";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next } from "../src/train/step";
 import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
@@ -41,13 +40,7 @@ function arg(name: string, fallback: string): string {
 }
 
 async function main(): Promise<void> {
-  if (process.platform === "linux" && process.env.GLIBC_TUNABLES === undefined) {
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
-      stdio: "inherit",
-      env: { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES },
-    });
-    process.exit(child.status ?? 1);
-  }
+  if (relaunchUnderMallocTuning(process.argv.slice(2), __filename)) return;
   const ep = arg("ep", "cpu") as ExecutionProvider;
   const batch = Number(arg("batch", "32"));
   const runs = Number(arg("runs", "3"));

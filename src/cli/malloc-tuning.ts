@@ -17,12 +17,21 @@ export const MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_thresh
 
 /**
  * For `train` on Linux without GLIBC_TUNABLES: runs the same command line in a child process
- * under the tunables, forwards SIGINT and SIGTERM to it, exits with its status, and returns true.
- * Otherwise returns false and the caller runs the command itself.
+ * under the tunables (see relaunchUnderMallocTuning) and returns true. Otherwise returns false and
+ * the caller runs the command itself.
  */
 export function relaunchWithMallocTuning(argv: readonly string[], entry: string): boolean {
-  if (process.platform !== "linux" || argv[0] !== "train" || process.env.GLIBC_TUNABLES !== undefined) return false;
-  const child = spawn(process.execPath, [...process.execArgv, entry, ...argv], {
+  return argv[0] === "train" && relaunchUnderMallocTuning(argv, entry);
+}
+
+/**
+ * On Linux without GLIBC_TUNABLES: runs `entry` with `args` (and this process's node flags) in a
+ * child process under the tunables, forwards SIGINT and SIGTERM to it, exits with its status, and
+ * returns true. Otherwise returns false. Scripts that time the step use it to run as the trainer does.
+ */
+export function relaunchUnderMallocTuning(args: readonly string[], entry: string): boolean {
+  if (process.platform !== "linux" || process.env.GLIBC_TUNABLES !== undefined) return false;
+  const child = spawn(process.execPath, [...process.execArgv, entry, ...args], {
     stdio: "inherit",
     env: { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES },
   });

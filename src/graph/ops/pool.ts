@@ -53,8 +53,11 @@ export const MaxPool: OpDef = {
     const [pooled, maybeIndices] = node.outputs;
     const indices = maybeIndices ?? b.op(node.op, [x], node.attrs, { outputs: 2 })[1];
     const afterRelu = b.producer(x)?.op === "Relu";
-    const zero = b.scalar(0, dY.dtype);
-    const updates = afterRelu ? b.op1("Where", [b.op1("Greater", [pooled, zero]), dY, zero]) : dY;
+    let updates = dY;
+    if (afterRelu) {
+      const zero = b.scalar(0, dY.dtype);
+      updates = b.op1("Where", [b.op1("Greater", [pooled, zero]), dY, zero]);
+    }
     const flat = b.ints([-1]);
     const zeros = b.op1("ConstantOfShape", [b.op1("Shape", [x])], { value: makeTensor("", x.dtype, [1], [0]) });
     const scattered = b.op1("ScatterElements", [
@@ -63,10 +66,7 @@ export const MaxPool: OpDef = {
       b.op1("Reshape", [updates, flat]),
     ], { axis: 0, reduction: "add" });
     const dX = reshapeLike(b, scattered, x);
-    if (afterRelu) {
-      if (!maskedForRelu.has(b)) maskedForRelu.set(b, new Map());
-      maskedForRelu.get(b)!.set(dX.name, x.name);
-    }
+    if (afterRelu) maskedForRelu.set(b, (maskedForRelu.get(b) ?? new Map()).set(dX.name, x.name));
     return [dX];
   },
 };
