@@ -20,6 +20,7 @@ import { encodeModel } from "../../src/emit/encode";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../../src/train/lower-cpu";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
+import { collectGarbage } from "../../src/train/collect-garbage";
 import { createSession, modelBytes } from "../../src/train/session";
 import { next, STEP_COUNTER } from "../../src/train/step";
 import { batchFeeds, maskFeeds, stateFeeds } from "./step-feeds";
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const out = await session.run(feeds);
       for (const name of mutable) feeds[name] = out[next(name)]; // what the trainer does
+      collectGarbage();
       if (r >= warmup) times.push(performance.now() - t0);
     }
   }

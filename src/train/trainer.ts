@@ -20,6 +20,7 @@ import { BatchSampler, gatherBatch } from "./data/batches";
 import type { Split } from "./data/fashion-mnist";
 import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import type { TrainingProgram } from "./program";
+import { collectGarbage } from "./collect-garbage";
 import { createSession, ExecutionProvider } from "./session";
 import { next, STEP_COUNTER } from "./step";
 import { multiStepBytes } from "./multistep";
@@ -233,6 +234,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
             device.set(name, t);
           } else tensors.set(name, t.data as Float32Array);
         }
+        // The arrays the step replaced are garbage now; collected before the next step copies out its own.
+        if (device.size === 0) collectGarbage();
         step += group.length;
         batchIndex += group.length;
         seen += b * group.length;

@@ -1,0 +1,91 @@
+/**
+ * Where the step's updates run, and the garbage they leave: a fully connected weight whose
+ * gradient dwarfs its inputs is updated last (src/train/step.ts, updateOrder) — in the emitted
+ * graph and in the order onnxruntime actually runs it — and the arrays a step replaces are
+ * collected on demand (src/train/collect-garbage.ts).
+ */
+import "./helpers/train-realm";
+import * as fs from "fs";
+import * as path from "path";
+import * as ort from "onnxruntime-node";
+import { model, N, Tensor } from "../src";
+import { collectGarbage } from "../src/train/collect-garbage";
+import { adam } from "../src/train/optim/adam";
+import { programFromModel } from "../src/train/program-dsl";
+import { buildStepGraph } from "../src/train/step";
+import { batchFeeds, maskFeeds, stateFeeds } from "../scripts/bench/step-feeds";
+import { makeTmpDir } from "./helpers/tmp";
+
+// fc1's weight: 1352 × 512 = 692 k floats from 1352 + 512 per example (ratio 371, above 256);
+// fc2's: 5120 from 522 per example (ratio 10); the convolution's: 72 from 784 + 1352·4.
+const wide = model(
+  { name: "wide", input: [N, 1, 28, 28], preprocess: { raw: [1, 28, 28] } },
+  (x: Tensor) =>
+    x
+      .conv2d(8, { kernel: 3 }).relu().maxPool2d(2) // [N,8,13,13]
+      .flatten() //                                    [N,1352]
+      .linear(512).relu()
+      .linear(10),
+);
+
+const tmp = makeTmpDir("alexc-schedule");
+afterAll(() => tmp.remove());
+
+/** The parameters in the order their optimizer nodes were emitted. */
+function emitted(sg: ReturnType<typeof buildStepGraph>): string[] {
+  const names = new Set(sg.params.map((p) => p.name));
+  const order: string[] = [];
+  for (const n of sg.b.nodes) {
+    const [scope, param] = n.name.split("/");
+    if (scope === "optimizer" && names.has(param) && !order.includes(param)) order.push(param);
+  }
+  return order;
+}
+
+test("only a weight whose gradient is far larger than its inputs is emitted first", () => {
+  const sg = buildStepGraph(wide, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
+  const names = sg.params.map((p) => p.name);
+  expect(names).toEqual(["conv1.weight", "conv1.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+  expect(emitted(sg)).toEqual(["fc1.weight", "conv1.weight", "conv1.bias", "fc1.bias", "fc2.weight", "fc2.bias"]);
+  // Graph outputs keep parameter order.
+  expect([...sg.updates.keys()].filter((n) => names.includes(n))).toEqual(names);
+  // LeNet's largest weight (400 × 120 from 520 per example) is below the ratio: parameter order.
+  const lenet = buildStepGraph(require("../models/lenet").default, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
+  expect(emitted(lenet)).toEqual(lenet.params.map((p) => p.name));
+});
+
+test("onnxruntime runs the emitted-first update last, after the convolution's gradient and update", async () => {
+  const program = programFromModel(wide, adam(), 0);
+  const { bytes, masks } = program.loweredStepModel("dropout");
+  const prefix = path.join(tmp.sub("profile"), "step");
+  const session = await ort.InferenceSession.create(bytes, { enableProfiling: true, profileFilePrefix: prefix, intraOpNumThreads: 1 });
+  await session.run({ ...batchFeeds(program, 4), ...maskFeeds(masks, 4, 0), ...stateFeeds(program) });
+  await session.release();
+  const dir = path.dirname(prefix);
+  const file = fs.readdirSync(dir).find((f) => f.endsWith(".json"))!;
+  const events = (JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as { cat: string; name: string; ts: number }[])
+    .filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time"))
+    .sort((a, b) => a.ts - b.ts)
+    .map((e) => e.name.replace(/_kernel_time$/, ""))
+    // Adam's bias corrections are shared scalars, emitted in the scope of the first update.
+    .filter((n) => !n.includes("/adam/"));
+  const last = (prefix: string) => events.reduce((at, n, i) => (n.startsWith(prefix) ? i : at), -1);
+  const first = (prefix: string) => events.findIndex((n) => n.startsWith(prefix));
+  expect(first("optimizer/fc1.weight/")).toBeGreaterThan(0);
+  expect(first("optimizer/fc1.weight/")).toBeGreaterThan(last("optimizer/conv1.weight/"));
+  expect(first("optimizer/fc1.weight/")).toBeGreaterThan(last("grad/train/conv1/"));
+  // The others in the backward's order: the last layer's update before the first layer's.
+  expect(last("optimizer/fc2.weight/")).toBeLessThan(first("optimizer/conv1.weight/"));
+}, 60_000);
+
+test("collectGarbage frees what nothing references", async () => {
+  let ref: WeakRef<ArrayBuffer> | undefined;
+  (() => {
+    ref = new WeakRef(new ArrayBuffer(64 << 20));
+  })();
+  // A WeakRef's target survives the job that created or read it.
+  await new Promise((resolve) => setImmediate(resolve));
+  collectGarbage();
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(ref!.deref()).toBeUndefined();
+});
