@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { IoError } from "../graph/errors";
 
-export function writeFileAtomic(target: string, data: Uint8Array | string): void {
+/** `data` in pieces is written one after the other, so that large contents need no joined copy. */
+export function writeFileAtomic(target: string, data: Uint8Array | string | readonly Uint8Array[]): void {
   const dir = path.dirname(path.resolve(target));
   if (!fs.existsSync(dir)) throw new IoError(`cannot write ${target}: directory ${dir} does not exist`);
   if (!fs.statSync(dir).isDirectory()) throw new IoError(`cannot write ${target}: ${dir} is not a directory`);
@@ -14,9 +15,10 @@ export function writeFileAtomic(target: string, data: Uint8Array | string): void
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, "w", 0o644);
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < bytes.byteLength) off += fs.writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 26));
+    for (const bytes of typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data) {
+      let off = 0;
+      while (off < bytes.byteLength) off += fs.writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 26));
+    }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
