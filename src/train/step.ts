@@ -107,15 +107,19 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
  * emitted first. Only the order changes, not a value (docs/performance.md: at batch 128 the
  * step's arena peaks ≈ 0.7 GB lower).
  */
-export function updateOrder(b: GraphBuilder, params: readonly Value[], grads: readonly Value[]): number[] {
+function updateOrder(b: GraphBuilder, params: readonly Value[], grads: readonly Value[]): number[] {
   const last = params.map((p, i) => {
-    const inputs = b.producer(grads[i])?.inputs ?? [];
-    // Per example: symbolic (batch) dims count as 1.
-    const perExample = inputs.reduce((sum, v) => sum + (v ? v.shape.reduce<number>((n, d) => n * (typeof d === "number" ? d : 1), 1) : 0), 0);
-    return perExample > 0 && p.shape.reduce<number>((n, d) => n * (typeof d === "number" ? d : 1), 1) >= RUNS_LAST_RATIO * perExample;
+    const inputs = (b.producer(grads[i])?.inputs ?? []).filter((v): v is Value => !!v);
+    const perExample = inputs.reduce((sum, v) => sum + perExampleSize(v), 0);
+    return perExample > 0 && perExampleSize(p) >= RUNS_LAST_RATIO * perExample;
   });
   const order = params.map((_, i) => i);
   return [...order.filter((i) => last[i]), ...order.filter((i) => !last[i])];
+}
+
+/** Elements per example: symbolic (batch) dims count as 1. */
+function perExampleSize(v: Value): number {
+  return v.shape.reduce<number>((n, d) => n * (typeof d === "number" ? d : 1), 1);
 }
 
 /** "Far larger": even a batch this size of the gradient's inputs is smaller than it. */
