@@ -57,11 +57,10 @@ test("only a weight whose gradient is far larger than its inputs is emitted firs
 test("onnxruntime runs the emitted-first update last, after the convolution's gradient and update", async () => {
   const program = programFromModel(wide, adam(), 0);
   const { bytes, masks } = program.loweredStepModel("dropout");
-  const prefix = path.join(tmp.sub("profile"), "step");
-  const session = await ort.InferenceSession.create(bytes, { enableProfiling: true, profileFilePrefix: prefix, intraOpNumThreads: 1 });
+  const dir = tmp.sub("profile");
+  const session = await ort.InferenceSession.create(bytes, { enableProfiling: true, profileFilePrefix: path.join(dir, "step"), intraOpNumThreads: 1 });
   await session.run({ ...batchFeeds(program, 4), ...maskFeeds(masks, 4, 0), ...stateFeeds(program) });
   await session.release();
-  const dir = path.dirname(prefix);
   const file = fs.readdirSync(dir).find((f) => f.endsWith(".json"))!;
   const events = (JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as { cat: string; name: string; ts: number }[])
     .filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time"))

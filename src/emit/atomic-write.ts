@@ -15,7 +15,8 @@ export function writeFileAtomic(target: string, data: Uint8Array | string | read
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, "w", 0o644);
-    for (const bytes of typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data) {
+    const pieces = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+    for (const bytes of pieces) {
       let off = 0;
       while (off < bytes.byteLength) off += fs.writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 26));
     }
