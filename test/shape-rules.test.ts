@@ -816,10 +816,19 @@ describe("Cast", () => {
 });
 
 describe("unary ops keep shape and dtype", () => {
-  test.each(["Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Sqrt", "Abs", "Sign", "Round", "Identity"])("%s", (type) => {
+  test.each(["Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Sqrt", "Abs", "Sign", "Round", "Ceil", "Identity"])("%s", (type) => {
     const { b, xs } = setup([N, 96, 55, 55]);
     expect(op1(b, type, xs)).toMatchObject({ dtype: "float32", shape: [N, 96, 55, 55] });
     expectRule(() => op(b, type, [undefined], {}, { name: "u" }), type, "u", "needs an input");
+  });
+
+  test("Clip takes scalar bounds of the input's type", () => {
+    const { b, xs } = setup([N, 96, 13, 13]);
+    const [x] = xs;
+    expect(op1(b, "Clip", [x, b.scalar(0), b.scalar(1)])).toMatchObject({ dtype: "float32", shape: [N, 96, 13, 13] });
+    expect(op1(b, "Clip", [x, undefined, b.scalar(1)])).toMatchObject({ dtype: "float32", shape: [N, 96, 13, 13] });
+    expectRule(() => op(b, "Clip", [x, b.constant("float32", [2], [0, 1])], {}, { name: "clip" }), "Clip", "clip", "bounds must be float32 scalars, got float32[2]");
+    expectRule(() => op(b, "Clip", [x, b.scalar(0, "int64")], {}, { name: "clip64" }), "Clip", "clip64", "bounds must be float32 scalars, got int64[]");
   });
 
   test("Not on bool", () => {

@@ -35,7 +35,7 @@ const UNSUPPORTED_ON_WEBGPU = new Set(["Dropout", "LogSoftmax", "OneHot", "Loop"
 
 /** `maxBatch`: the largest batch the lowered graph computes exactly (int32 MaxPool indices). */
 export function lowerForWebGpu(g: Graph): { graph: Graph; masks: MaskInput[]; maxBatch: number } {
-  return { ...lower(g, new Set([...UNSUPPORTED_ON_WEBGPU, "MaxPool", "ConstantOfShape"])), maxBatch: maxBatchForInt32Indices(g) };
+  return { ...lower(g, new Set([...UNSUPPORTED_ON_WEBGPU, "MaxPool", "ConstantOfShape", "Where"])), maxBatch: maxBatchForInt32Indices(g) };
 }
 
 /** Dropout → x · mask / (1 − p) with the mask a graph input; nothing else changes. */
@@ -62,7 +62,10 @@ function lower(g: Graph, rewrite: ReadonlySet<string>): { graph: Graph; masks: M
     return v && value && value.dtype === v.dtype && Number(value.data[0]) === 0 ? v : undefined;
   };
 
+  const gates = rewrite.has("Where") ? floatGates(g, constant) : new Set<Node>();
+
   for (const n of g.nodes) {
+    if (gates.has(n)) continue; // a Greater whose Where readers are rewritten below
     const ins = n.inputs.map(get);
     const bind = (outs: Value[]) => outs.forEach((o, i) => n.outputs[i] && map.set(n.outputs[i].name, o));
     const copy = () => bind(b.op(n.op, ins, n.attrs as Attrs & Record<string, never>, { name: n.name, outputNames: n.outputs.map((o) => o.name), loc: n.loc, doc: n.doc }));
@@ -86,6 +89,11 @@ function lower(g: Graph, rewrite: ReadonlySet<string>): { graph: Graph; masks: M
       // on the GPU; it differs only where x is ±inf or NaN, when the loss is not finite anyway.
       const like = get(zerosLike(n))!;
       bind([b.op1("Mul", [like, b.scalar(0, like.dtype)], {}, { name: n.name, outputNames: [n.outputs[0].name] })]);
+    } else if (n.op === "Where" && gates.has(producer.get(n.inputs[0]!.name)!)) {
+      // Where(v > 0, a, 0) → a · ⌈clip(v, 0, 1)⌉: the gate as a float 0/1, with no bool tensor.
+      const v = get(producer.get(n.inputs[0]!.name)!.inputs[0])!;
+      const gate = b.op1("Ceil", [b.op1("Clip", [v, b.scalar(0, v.dtype), b.scalar(1, v.dtype)])], {}, { name: `${n.name}/webgpu/gate` });
+      bind([b.op1("Mul", [ins[1]!, gate], {}, { name: n.name, outputNames: [n.outputs[0].name] })]);
     } else if (n.op === "MaxPool" && n.outputs.length === 2) {
       bind(b.scoped(`${n.name}/webgpu`, () => maxPoolWithIndices(b, n, ins[0]!)));
     } else if (n.op === "SoftmaxCrossEntropyLoss") {
@@ -112,6 +120,28 @@ function lower(g: Graph, rewrite: ReadonlySet<string>): { graph: Graph; masks: M
   return { graph: { ...graph, initializers: graph.initializers.filter((t) => used.has(t.name)) }, masks };
 }
 
+/**
+ * The ReLU gates of the backward, Greater(v, 0) read only as Where(gate, a, 0), on tensors of
+ * rank ≥ 4. The provider has no bool Transpose, and its NHWC layout pass moves transposes onto
+ * such gates; as floats (a · ⌈clip(v, 0, 1)⌉, same value for finite a) they stay on the GPU.
+ */
+function floatGates(g: Graph, constant: (name: string) => TensorData | undefined): Set<Node> {
+  const isZero = (v: Value | undefined) => {
+    const t = v && constant(v.name);
+    return t !== undefined && t.dims.length === 0 && Number(t.data[0]) === 0;
+  };
+  const readers = new Map<string, Node[]>();
+  for (const n of g.nodes) for (const v of n.inputs) if (v) readers.set(v.name, [...(readers.get(v.name) ?? []), n]);
+  const gates = new Set<Node>();
+  for (const n of g.nodes) {
+    if (n.op !== "Greater" || n.outputs[0].shape.length < 4 || !isZero(n.inputs[1])) continue;
+    const rs = readers.get(n.outputs[0].name) ?? [];
+    const gatedWhere = (r: Node) => r.op === "Where" && r.inputs[0]?.name === n.outputs[0].name && isZero(r.inputs[2]);
+    if (rs.length > 0 && rs.every(gatedWhere) && !g.outputs.some((o) => o.name === n.outputs[0].name)) gates.add(n);
+  }
+  return gates;
+}
+
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
@@ -122,9 +152,18 @@ function range(n: number): number[] {
  * Everything here stays on the GPU: the WebGPU provider has no int64 kernels (onnxruntime puts
  * int64 Where/Add on the CPU, with copies both ways) and no `Or`. So the indices are int32
  * (ScatterElements, their only reader, takes int32 or int64); the window offset of the first
- * maximum is chosen per plane position with int32 constants, and one Add puts each plane's base
- * (image·C + channel)·H·W, a small [N, C, 1, 1] tensor, in front. int32 bounds the flat index:
- * N·C·H·W < 2³¹, i.e. the batch may not exceed `maxBatch` (checked by the trainer).
+ * maximum is chosen per plane position, and one Add puts each plane's base (image·C + channel)·H·W,
+ * a small [N, C, 1, 1] tensor, in front. int32 bounds the flat index: N·C·H·W < 2³¹, i.e. the
+ * batch may not exceed `maxBatch` (checked by the trainer).
+ *
+ * The choice is float arithmetic, with no bool tensor: onnxruntime's NHWC layout pass moves
+ * transposes into this chain, and the provider has no bool Transpose, so an Equal/And/Where
+ * formulation put three full-size transposes per step on the CPU (≈ 45 ms of a 92 ms step at
+ * batch 32 on an H200). Per offset k: other_k = ⌈clip(y − window_k, 0, 1)⌉ is 0 where the window
+ * holds the maximum and 1 elsewhere (y ≥ window_k); free_{k+1} = free_k · other_k; the first
+ * maximum is at the offset where free drops, so the plane offset is Σ_k off_k·(free_k − free_{k+1}),
+ * exact in float32 while H·W < 2²⁴. (A GPU that flushes subnormals may call two distinct values
+ * closer than 1.2e-38 equal; the gradient then goes to the earlier of them.)
  */
 function maxPoolWithIndices(b: GraphBuilder, n: Node, x: Value): Value[] {
   const attrs = n.attrs;
@@ -136,19 +175,23 @@ function maxPoolWithIndices(b: GraphBuilder, n: Node, x: Value): Value[] {
   const [, c, h, w] = x.shape as [unknown, number, number, number];
   const [ho, wo] = y.shape.slice(2) as number[];
   const padded = pt || pl || pb || pr ? b.op1("Pad", [x, b.ints([0, 0, pt, pl, 0, 0, pb, pr]), b.scalar(-3.4e38, x.dtype)]) : x;
-  // `free`: no earlier offset of the window held the maximum (first maximum wins, as onnxruntime picks).
+  if (h * w >= 2 ** 24) throw new Error(`internal: WebGPU MaxPool lowering needs H·W < 2²⁴ ('${n.name}')`);
+  // `free`: 1 where no earlier offset of the window held the maximum (first maximum wins, as
+  // onnxruntime picks), else 0; `plane`: the offset of the first maximum within its plane.
   let free: Value | undefined;
-  let plane: Value = b.scalar(0, "int32");
+  let plane: Value | undefined;
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
       const window = b.op1("Slice", [padded, b.ints([i, j]), b.ints([i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1]), b.ints([2, 3]), b.ints([sh, sw])]);
-      const eq = b.op1("Equal", [window, y]);
-      const take = free ? b.op1("And", [eq, free]) : eq;
-      const notEq = b.op1("Not", [eq]);
-      free = free ? b.op1("And", [free, notEq]) : notEq;
+      const other = b.op1("Ceil", [b.op1("Clip", [b.op1("Sub", [y, window]), b.scalar(0, x.dtype), b.scalar(1, x.dtype)])]);
+      const stillFree = free ? b.op1("Mul", [free, other]) : other;
+      const firstHere = b.op1("Sub", [free ?? b.scalar(1, x.dtype), stillFree]);
+      const take = x.dtype === "float32" ? firstHere : b.op1("Cast", [firstHere], { to: DTYPE_CODE.float32 });
       const offsets: number[] = [];
       for (let r = 0; r < ho; r++) for (let q = 0; q < wo; q++) offsets.push((r * sh + i - pt) * w + (q * sw + j - pl));
-      plane = b.op1("Where", [take, b.constant("int32", [1, 1, ho, wo], offsets), plane]);
+      const term = b.op1("Mul", [take, b.constant("float32", [1, 1, ho, wo], offsets)]);
+      plane = plane ? b.op1("Add", [plane, term]) : term;
+      free = stillFree;
     }
   }
   // base[n, c] = (n·C + c)·H·W: the flat offset of each (image, channel) plane.
@@ -158,7 +201,8 @@ function maxPoolWithIndices(b: GraphBuilder, n: Node, x: Value): Value[] {
   const n0 = b.op1("Cast", [b.op1("Range", [b.constant("int64", [], [0]), images, b.constant("int64", [], [1])])], { to: DTYPE_CODE.int32 });
   const imageBase = b.op1("Mul", [b.op1("Unsqueeze", [n0, b.ints([1, 2, 3])]), b.constant("int32", [], [c * h * w])]);
   const base = b.op1("Add", [imageBase, b.constant("int32", [1, c, 1, 1], range(c).map((k) => k * h * w))]);
-  return [y, b.op1("Add", [plane, base], {}, { outputNames: [n.outputs[1].name] })];
+  const planeIndex = b.op1("Cast", [plane!], { to: DTYPE_CODE.int32 });
+  return [y, b.op1("Add", [planeIndex, base], {}, { outputNames: [n.outputs[1].name] })];
 }
 
 /** The largest batch whose MaxPool indices fit int32 (see maxPoolWithIndices). */

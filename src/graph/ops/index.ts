@@ -10,11 +10,11 @@ import { ReduceMax, ReduceMean, ReduceSum, Unsqueeze } from "./reduce";
 import { Resize } from "./resize";
 import { ScatterElements } from "./scatter";
 import { ArgMax, LogSoftmax, OneHot, Softmax, SoftmaxCrossEntropyLoss } from "./softmax";
-import { Abs, Cast, Exp, Identity, Log, Neg, Not, Relu, Round, Sigmoid, Sign, Sqrt, Tanh } from "./unary";
+import { Abs, Cast, Ceil, Clip, Exp, Identity, Log, Neg, Not, Relu, Round, Sigmoid, Sign, Sqrt, Tanh } from "./unary";
 
 const ALL: OpDef[] = [
   Conv, ConvTranspose, MaxPool, AveragePool, Gemm, MatMul,
-  Relu, Sigmoid, Tanh, Exp, Log, Neg, Sqrt, Abs, Sign, Round, Not, Identity, Cast,
+  Relu, Sigmoid, Tanh, Exp, Log, Neg, Sqrt, Abs, Sign, Round, Ceil, Clip, Not, Identity, Cast,
   Add, Sub, Mul, Div, Pow, Greater, Less, Equal, And, Or, Where,
   Flatten, Reshape, Transpose, Slice, Concat, Pad, Range, Expand, Shape_, Size, ConstantOfShape, Unsqueeze,
   ReduceSum, ReduceMean, ReduceMax, Dropout, Softmax, LogSoftmax, SoftmaxCrossEntropyLoss, OneHot, ArgMax,

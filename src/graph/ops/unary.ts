@@ -45,6 +45,19 @@ export const Identity = unary("Identity", (_b, _node, dY) => dY);
 export const Abs = unary("Abs", (b, node, dY) => b.op1("Mul", [dY, b.op1("Sign", [inp(node)])]));
 export const Sign = unary("Sign");
 export const Round = unary("Round");
+export const Ceil = unary("Ceil");
+/** Clip(x, min, max): the bounds are optional scalar inputs of x's type. */
+export const Clip: OpDef = {
+  type: "Clip",
+  attrs: {},
+  infer([x, ...bounds], _a, ctx) {
+    if (!x) return ctx.fail("needs an input");
+    for (const v of bounds) {
+      if (v && (v.shape.length !== 0 || v.dtype !== x.dtype)) return ctx.fail(`bounds must be ${x.dtype} scalars, got ${v.dtype}[${v.shape.join(",")}]`);
+    }
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+};
 export const Not = unary("Not");
 
 export const Cast = unary("Cast", undefined, { to: "int" }, (a) => {
