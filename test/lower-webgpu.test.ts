@@ -29,7 +29,12 @@ const bytesOf = (g: Graph) => encodeModel(modelProto(graphProto(g)));
 
 test("lowered step == default step (values, gradients via Adam state, masks)", async () => {
   const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 3 });
-  const lowered = lowerForWebGpu(sg.b.build());
+  // As the trainer builds it for WebGPU: each conv weight gradient one Conv, not per-offset GEMMs.
+  const forGpu = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 3, gradients: { convWeightGrad: "conv" } });
+  const lowered = lowerForWebGpu(forGpu.b.build());
+  const convGemms = (g: Graph) => g.nodes.filter((n) => n.op === "Gemm" && n.name.includes("Conv")).length;
+  expect(convGemms(sg.b.build())).toBe(9); // conv2's 3×3 offsets (8 input channels)
+  expect(convGemms(lowered.graph)).toBe(0);
   const ops = new Set(lowered.graph.nodes.map((n) => n.op));
   for (const op of ["Dropout", "OneHot", "LogSoftmax", "SoftmaxCrossEntropyLoss", "Loop"]) expect(ops.has(op)).toBe(false);
   expect(lowered.graph.nodes.filter((n) => n.op === "MaxPool").every((n) => n.outputs.length === 1)).toBe(true);

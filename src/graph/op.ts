@@ -36,6 +36,17 @@ export class RuleContext {
   }
 }
 
+/**
+ * Choices among equal-valued gradient formulations, by the kernels that will run them.
+ * `convWeightGrad`: a convolution's weight gradient as one GEMM per kernel offset ("gemm",
+ * the default: fastest on onnxruntime's CPU kernels) or as one Conv with batch and channels
+ * swapped ("conv": fastest on the WebGPU provider, which runs its convolutions far better than
+ * many GEMMs over window copies).
+ */
+export interface GradientOptions {
+  readonly convWeightGrad?: "gemm" | "conv";
+}
+
 export interface OpDef {
   readonly type: string;
   readonly attrs: Readonly<Record<string, AttrKind>>;
@@ -45,7 +56,7 @@ export interface OpDef {
    * The VJP rule: emits the nodes that map output cotangents to input cotangents.
    * `wanted[i]` says whether input i's cotangent is needed; return undefined for the rest.
    */
-  vjp?(b: GraphBuilder, node: Node, dOut: readonly (Value | undefined)[], wanted: readonly boolean[]): (Value | undefined)[];
+  vjp?(b: GraphBuilder, node: Node, dOut: readonly (Value | undefined)[], wanted: readonly boolean[], opts: GradientOptions): (Value | undefined)[];
   /** Inputs that never carry a gradient (indices, shapes, ratios...). */
   readonly nondiff?: readonly number[];
 }

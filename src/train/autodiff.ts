@@ -5,6 +5,7 @@
  */
 import { GradientError } from "../graph/errors";
 import type { GraphBuilder, Node } from "../graph/ir";
+import type { GradientOptions } from "../graph/op";
 import { lookupOp } from "../graph/ops";
 import { formatShape, Shape, Value } from "../graph/types";
 
@@ -12,7 +13,7 @@ import { formatShape, Shape, Value } from "../graph/types";
  * Emits the gradient of scalar `loss` with respect to each of `wrt` into `b`.
  * Returns the gradient values in the order of `wrt`.
  */
-export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[]): Value[] {
+export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], opts: GradientOptions = {}): Value[] {
   if (loss.shape.length !== 0) {
     throw new GradientError(`the loss must be a scalar, got shape ${formatShape(loss.shape)} ('${loss.name}')`);
   }
@@ -53,7 +54,7 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[]): 
     const wanted = node.inputs.map((v, k) => !!v && !nondiff.has(k) && dependsOnParams.has(v.name) && leadsToLoss.has(v.name));
     if (!wanted.some(Boolean)) continue;
     if (!def.vjp) throw new GradientError(`no gradient rule for ${node.op} '${node.name}'`, node.loc);
-    const dIn = b.scoped(`grad/${node.name}`, () => def.vjp!(b, node, dOut, wanted));
+    const dIn = b.scoped(`grad/${node.name}`, () => def.vjp!(b, node, dOut, wanted, opts));
     node.inputs.forEach((v, k) => {
       const g = dIn[k];
       if (!v || !wanted[k]) return;

@@ -11,6 +11,7 @@
  */
 import { ModelDef } from "../graph/dsl";
 import { GraphBuilder } from "../graph/ir";
+import type { GradientOptions } from "../graph/op";
 import { trace } from "../graph/trace";
 import { DTYPE_CODE, Value } from "../graph/types";
 import { gradients } from "./autodiff";
@@ -30,6 +31,8 @@ export interface StepGraphOptions {
   readonly dropoutSeed: number;
   /** Tests compare with PyTorch with dropout off. */
   readonly disableDropout?: boolean;
+  /** Gradient formulations for the provider that will run the step (default: the CPU's). */
+  readonly gradients?: GradientOptions;
 }
 
 export interface StepGraph {
@@ -71,7 +74,7 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
   const [loss] = b.op("SoftmaxCrossEntropyLoss", [logits, labels], { reduction: "mean" }, { name: "loss/SoftmaxCrossEntropyLoss", outputNames: ["loss", "loss:log_prob"] });
   const correct = correctCount(b, logits, labels);
 
-  const grads = gradients(b, loss, paramValues);
+  const grads = gradients(b, loss, paramValues, opts.gradients);
 
   const stateInfo = params.flatMap((p) => opts.optimizer.stateFor(p.name).map((s) => ({ name: s.name, param: s.param, dims: p.dims })));
   const stateValues = new Map(stateInfo.map((s) => [s.name, mutable(b, opts.mode, s.name, "float32", s.dims)]));

@@ -45,7 +45,7 @@ export const Conv: OpDef = {
     const win = windowFromAttrs(attrs, spatial.length, kernel as number[]);
     return [{ dtype: x.dtype, shape: [n, m, ...windowOutput(spatial, win, ctx)] }];
   },
-  vjp(b, node, [dY], wanted) {
+  vjp(b, node, [dY], wanted, opts) {
     const [x, w, bias] = node.inputs as Value[];
     if (!dY) return [];
     const rank = x.shape.length - 2;
@@ -53,7 +53,7 @@ export const Conv: OpDef = {
     const group = (node.attrs.group as number | undefined) ?? 1;
     if (group !== 1 && wanted[1]) throw new Error("internal: grouped Conv weight gradient is not supported");
     const dX = wanted[0] ? convInputGrad(b, dY, w, x, win, node.attrs) : undefined;
-    const dW = wanted[1] ? convWeightGrad(b, x, dY, w, win) : undefined;
+    const dW = wanted[1] ? convWeightGrad(b, x, dY, w, win, opts.convWeightGrad ?? "gemm") : undefined;
     const dB = bias && wanted[2] ? b.op1("ReduceSum", [dY, b.ints([0, ...range(2, rank + 2)])], { keepdims: 0 }) : undefined;
     return [dX, dW, dB];
   },
@@ -95,9 +95,9 @@ function convInputGrad(b: GraphBuilder, dY: Value, w: Value, x: Value, win: Win,
 /** Below this many input channels the per-offset GEMMs are too thin; use the batched Conv form. */
 const GEMM_MIN_CHANNELS = 8;
 
-function convWeightGrad(b: GraphBuilder, x: Value, dY: Value, w: Value, win: Win): Value {
+function convWeightGrad(b: GraphBuilder, x: Value, dY: Value, w: Value, win: Win, form: "gemm" | "conv"): Value {
   const cin = x.shape[1];
-  if (x.shape.length === 4 && typeof cin === "number" && cin >= GEMM_MIN_CHANNELS) return convWeightGradGemm(b, x, dY, w, win);
+  if (form === "gemm" && x.shape.length === 4 && typeof cin === "number" && cin >= GEMM_MIN_CHANNELS) return convWeightGradGemm(b, x, dY, w, win);
   // dW[co,ci,i,j] = Σ_n,y,x dY[n,co,y,x]·Xpad[n,ci,y·s+i·d,x·s+j·d]: a conv whose "batch" is ci,
   // whose "channels" are n, and whose kernel dY is dilated by the forward stride.
   const rank = x.shape.length;
