@@ -6,7 +6,7 @@
 import "./helpers/train-realm";
 import * as ort from "onnxruntime-node";
 import { model, N, Tensor } from "../src";
-import type { Graph } from "../src/graph/ir";
+import { GraphBuilder, type Graph } from "../src/graph/ir";
 import { uniformInit } from "../src/graph/init";
 import { numel } from "../src/graph/types";
 import { encodeModel, graphProto, modelProto } from "../src/emit/encode";
@@ -75,6 +75,31 @@ test("lowered step == default step (values, gradients via Adam state, masks)", a
     }
     // Adam state m = 0.1·g exposes the gradients; same kernels on the same CPU, so near-exact.
     expect(worst).toBeLessThanOrEqual(1e-6 * Math.max(scale, 1e-3));
+  }
+});
+
+test("lowered MaxPool indices == onnxruntime's, ties and padding included (first maximum in window order)", async () => {
+  const cases: Record<string, number[]>[] = [
+    { kernel_shape: [3, 3], strides: [2, 2] }, // overlapping windows, as in AlexNet
+    { kernel_shape: [2, 3], strides: [1, 2], pads: [1, 0, 0, 2] }, // padded, asymmetric
+  ];
+  for (const attrs of cases) {
+    const b = new GraphBuilder("pool");
+    const x = b.input("x", "float32", [N, 3, 7, 8]);
+    const [y, indices] = b.op("MaxPool", [x], attrs, { outputs: 2 });
+    b.output(y);
+    b.output(indices);
+    const g = b.build();
+    const lowered = lowerForWebGpu(g).graph;
+    expect(lowered.nodes.filter((n) => n.op === "MaxPool").every((n) => n.outputs.length === 1)).toBe(true);
+    const B = 4;
+    // Few distinct values, negatives included: most windows hold their maximum more than once.
+    const data = Float32Array.from({ length: B * 3 * 7 * 8 }, (_, i) => ((i * 7919) % 5) - 3);
+    const feeds = { x: new ort.Tensor("float32", data, [B, 3, 7, 8]) };
+    const ref = await (await ort.InferenceSession.create(bytesOf(g))).run(feeds);
+    const got = await (await ort.InferenceSession.create(bytesOf(lowered))).run(feeds);
+    expect(Array.from(got[y.name].data as Float32Array)).toEqual(Array.from(ref[y.name].data as Float32Array));
+    expect(Array.from(got[indices.name].data as Int32Array)).toEqual(Array.from(ref[indices.name].data as BigInt64Array, Number));
   }
 });
 
