@@ -131,7 +131,14 @@ function floatGates(g: Graph, constant: (name: string) => TensorData | undefined
     return t !== undefined && t.dims.length === 0 && Number(t.data[0]) === 0;
   };
   const readers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const v of n.inputs) if (v) readers.set(v.name, [...(readers.get(v.name) ?? []), n]);
+  for (const n of g.nodes) {
+    for (const v of n.inputs) {
+      if (!v) continue;
+      const list = readers.get(v.name);
+      if (list) list.push(n);
+      else readers.set(v.name, [n]);
+    }
+  }
   const gates = new Set<Node>();
   for (const n of g.nodes) {
     if (n.op !== "Greater" || n.outputs[0].shape.length < 4 || !isZero(n.inputs[1])) continue;
