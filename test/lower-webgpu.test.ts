@@ -11,6 +11,7 @@ import { GraphBuilder, type Graph } from "../src/graph/ir";
 import { uniformInit } from "../src/graph/init";
 import { numel } from "../src/graph/types";
 import { encodeModel, graphProto, modelProto } from "../src/emit/encode";
+import { agreement, formatAgreement, maxAbs } from "./helpers/compare";
 import { lowerForWebGpu } from "../src/train/lower-webgpu";
 import { adam } from "../src/train/optim/adam";
 import { buildStepGraph } from "../src/train/step";
@@ -61,26 +62,8 @@ async function runBoth(def: ModelDef, images: Uint8Array, labels: BigInt64Array)
   return { ref, got, updates: [...sg.updates.values()], lowered, defaultGraph };
 }
 
-/**
- * max |a − b| and max |a|, in plain arithmetic: under jest, calls of Math.max or Number in a hot
- * loop cost ≈ 270 ns each.
- */
-function difference(a: Float32Array | BigInt64Array, b: Float32Array | BigInt64Array): { worst: number; scale: number } {
-  if (a instanceof BigInt64Array || b instanceof BigInt64Array) {
-    return difference(Float32Array.from(a as ArrayLike<bigint>, Number), Float32Array.from(b as ArrayLike<bigint>, Number));
-  }
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const d = x - b[i];
-    const ad = d < 0 ? -d : d;
-    const ax = x < 0 ? -x : x;
-    if (ad > worst || ad !== ad) worst = ad;
-    if (ax > scale) scale = ax;
-  }
-  return { worst, scale };
-}
+/** A step output as numbers (the step counter is int64). */
+const numbers = (d: Float32Array | BigInt64Array): ArrayLike<number> => (d instanceof BigInt64Array ? Array.from(d, Number) : d);
 
 test("lowered step == default step (values, gradients via Adam state, masks)", async () => {
   const B = 16;
@@ -99,10 +82,13 @@ test("lowered step == default step (values, gradients via Adam state, masks)", a
   expect(Number(got.correct.data[0])).toBe(Number(ref.correct.data[0]));
   expect(Math.abs(Number(got.loss.data[0]) - Number(ref.loss.data[0]))).toBeLessThan(1e-6);
   for (const name of updates) {
-    expect(got[name].data.length).toBe(ref[name].data.length);
-    const { worst, scale } = difference(ref[name].data as Float32Array | BigInt64Array, got[name].data as Float32Array | BigInt64Array);
-    // Adam state m = 0.1·g exposes the gradients; same kernels on the same CPU, so near-exact.
-    expect(worst).toBeLessThanOrEqual(1e-6 * Math.max(scale, 1e-3));
+    const expected = numbers(ref[name].data as Float32Array | BigInt64Array);
+    const actual = numbers(got[name].data as Float32Array | BigInt64Array);
+    expect(actual.length).toBe(expected.length);
+    // Adam state m = 0.1·g exposes the gradients; same kernels on the same CPU, so near-exact:
+    // every |Δ| ≤ 1e-6·max(max|ref|, 1e-3), nothing non-finite.
+    const a = agreement(actual, expected, 0, 1e-6 * Math.max(maxAbs(expected), 1e-3));
+    expect({ name, violations: a.violations }).toEqual({ name, violations: 0 });
   }
 });
 
@@ -118,8 +104,9 @@ test("AlexNet: the lowered step's gradients == the default step's (batch 2, drop
   const failures: string[] = [];
   for (const name of moments) {
     // m = 0.1·g. The two dW forms sum over up to N·H·W terms in different orders.
-    const { worst, scale } = difference(ref[name].data as Float32Array, got[name].data as Float32Array);
-    if (!(worst <= 1e-5 * scale)) failures.push(`${name}: max |Δ| ${worst} > 1e-5 × ${scale}`);
+    const expected = ref[name].data as Float32Array;
+    const a = agreement(got[name].data as Float32Array, expected, 0, 1e-5 * maxAbs(expected));
+    if (a.violations > 0) failures.push(`${name}: ${formatAgreement(a)}`);
   }
   expect(failures).toEqual([]);
 }, 300_000);

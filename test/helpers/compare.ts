@@ -13,6 +13,20 @@ export interface Agreement {
   readonly worst: { index: number; actual: number; expected: number } | undefined;
 }
 
+// The loops below use plain arithmetic: under jest, calls of Math.abs, Math.max or
+// Number.isFinite in a hot loop cost ≈ 270 ns each (AlexNet's 58 M parameters: minutes).
+const abs = (v: number) => (v < 0 ? -v : v);
+
+/** max |a[i]|. */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = abs(a[i]);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
 /**
  * Compares `actual` with the reference `expected`: the global criterion max|a−b| / max|b|, and
  * elementwise |a − b| ≤ rtol·|b| + atol (atol is the floor for entries near zero).
@@ -27,16 +41,18 @@ export function agreement(actual: ArrayLike<number>, expected: ArrayLike<number>
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];
     const e = expected[i];
-    if (!Number.isFinite(a) || !Number.isFinite(e)) {
+    if (!(a - a === 0) || !(e - e === 0)) {
+      // not finite
       violations++;
       worst = { index: i, actual: a, expected: e };
       worstExcess = Infinity;
       continue;
     }
-    const d = Math.abs(a - e);
-    maxAbsDiff = Math.max(maxAbsDiff, d);
-    maxAbsRef = Math.max(maxAbsRef, Math.abs(e));
-    const excess = d - (rtol * Math.abs(e) + atol);
+    const d = abs(a - e);
+    const ae = abs(e);
+    if (d > maxAbsDiff) maxAbsDiff = d;
+    if (ae > maxAbsRef) maxAbsRef = ae;
+    const excess = d - (rtol * ae + atol);
     if (excess > 0) violations++;
     if (excess > worstExcess) {
       worstExcess = excess;

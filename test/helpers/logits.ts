@@ -56,8 +56,4 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   expect({ report, relToMaxOk: a.relToMax <= rtol, violations: a.violations }).toEqual({ report, relToMaxOk: true, violations: 0 });
 }
 
-export function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
+export { maxAbs } from "./compare";
