@@ -12,7 +12,7 @@ import { uniformInit } from "../src/graph/init";
 import { numel } from "../src/graph/types";
 import { encodeModel, graphProto, modelProto } from "../src/emit/encode";
 import { agreement, formatAgreement, maxAbs } from "./helpers/compare";
-import { lowerForWebGpu } from "../src/train/lower-webgpu";
+import { lowerForWebGpu, WEBGPU_GRADIENTS } from "../src/train/lower-webgpu";
 import { adam } from "../src/train/optim/adam";
 import { buildStepGraph } from "../src/train/step";
 
@@ -36,7 +36,7 @@ const bytesOf = (g: Graph) => encodeModel(modelProto(graphProto(g)));
  */
 async function runBoth(def: ModelDef, images: Uint8Array, labels: BigInt64Array) {
   const sg = buildStepGraph(def, { optimizer: adam(), mode: "inputs", dropoutSeed: 3 });
-  const forGpu = buildStepGraph(def, { optimizer: adam(), mode: "inputs", dropoutSeed: 3, gradients: { convWeightGrad: "conv" } });
+  const forGpu = buildStepGraph(def, { optimizer: adam(), mode: "inputs", dropoutSeed: 3, gradients: WEBGPU_GRADIENTS });
   const lowered = lowerForWebGpu(forGpu.b.build());
   const defaultGraph = sg.b.build();
   // The default graph also returns its dropout masks, to feed the lowered one.
@@ -140,7 +140,7 @@ test("lowered MaxPool indices == onnxruntime's, ties and padding included (first
 // onnxruntime's WebGPU provider has no int64 Where/Add, no Or, and runs Size and
 // ConstantOfShape on the CPU, each costing a copy of a full activation per step.
 test("the lowered step avoids what the WebGPU provider runs on the CPU", () => {
-  const step = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 3 }).b.build();
+  const step = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 3, gradients: WEBGPU_GRADIENTS }).b.build();
   const lowered = lowerForWebGpu(step);
   const ops = lowered.graph.nodes.map((n) => n.op);
   expect(ops).not.toContain("Or");

@@ -569,6 +569,18 @@ describe("Expand / Shape / Size / ConstantOfShape", () => {
     const t = input(b, "t", [2], "int64");
     expectRule(() => op(b, "ConstantOfShape", [t], {}, { name: "cos" }), "ConstantOfShape", "cos", "the shape must be known at build time");
   });
+
+  test("ConstantOfShape follows a shape through Slice (constant bounds) and Concat of shapes", () => {
+    const { b, xs } = setup([N, 96, 55, 55]);
+    const batch = op1(b, "Slice", [op1(b, "Shape", xs), b.ints([0]), b.ints([1])]);
+    expect(op1(b, "ConstantOfShape", [op1(b, "Concat", [batch, b.ints([7, 8])], { axis: 0 })])).toMatchObject({ shape: [N, 7, 8] });
+    const tail = op1(b, "Slice", [op1(b, "Shape", xs), b.ints([-2]), b.ints([1000])]);
+    expect(op1(b, "ConstantOfShape", [tail])).toMatchObject({ shape: [55, 55] });
+    // A Concat with a part that is not a known shape leaves the shape unknown.
+    const t = input(b, "part", [1], "int64");
+    const unknown = op1(b, "Concat", [batch, t], { axis: 0 });
+    expectRule(() => op(b, "ConstantOfShape", [unknown], {}, { name: "cos2" }), "ConstantOfShape", "cos2", "the shape must be known at build time");
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -42,9 +42,15 @@ export class RuleContext {
  * the default: fastest on onnxruntime's CPU kernels) or as one Conv with batch and channels
  * swapped ("conv": fastest on the WebGPU provider, which runs its convolutions far better than
  * many GEMMs over window copies).
+ * `poolScatterZeros`: the zeros max-pooling's gradient scatters into, shaped from the pooled
+ * gradient's batch and the input's static dims ("batch", the default: nothing in the backward
+ * reads the pool's input, so onnxruntime frees it after the forward — AlexNet's relu1 and relu2,
+ * 245 MB at batch 128) or as ConstantOfShape(Shape(input)) ("input", which the WebGPU lowering
+ * turns into input · 0 on the GPU).
  */
 export interface GradientOptions {
   readonly convWeightGrad?: "gemm" | "conv";
+  readonly poolScatterZeros?: "batch" | "input";
 }
 
 export interface OpDef {

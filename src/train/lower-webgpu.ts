@@ -20,7 +20,7 @@
  */
 import type { Graph, Node } from "../graph/ir";
 import { GraphBuilder } from "../graph/ir";
-import { Attrs } from "../graph/op";
+import { Attrs, GradientOptions } from "../graph/op";
 import { DTYPE_CODE, TensorData, Value } from "../graph/types";
 
 export interface MaskInput {
@@ -30,6 +30,13 @@ export interface MaskInput {
   /** Drop probability. */
   readonly p: number;
 }
+
+/**
+ * The gradient formulations the WebGPU step is built with (GradientOptions): each conv weight
+ * gradient as one Conv, and max-pooling's scatter zeros as ConstantOfShape(Shape(input)), which
+ * this lowering turns into input · 0 on the GPU.
+ */
+export const WEBGPU_GRADIENTS: GradientOptions = { convWeightGrad: "conv", poolScatterZeros: "input" };
 
 const UNSUPPORTED_ON_WEBGPU = new Set(["Dropout", "LogSoftmax", "OneHot", "Loop", "RandomUniformLike", "SoftmaxCrossEntropyLoss"]);
 

@@ -8,7 +8,7 @@ import { encodeModel } from "../emit/encode";
 import type { Optimizer } from "./optim/optimizer";
 import type { TrainingProgram } from "./program";
 import { graphBytes, modelBytes } from "./session";
-import { lowerDropout, lowerForWebGpu } from "./lower-webgpu";
+import { lowerDropout, lowerForWebGpu, WEBGPU_GRADIENTS } from "./lower-webgpu";
 import { buildEvalGraph, buildStepGraph } from "./step";
 import { trainingInfo } from "./training-info";
 
@@ -34,7 +34,7 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
     loweredStepModel(kind) {
       // The WebGPU provider runs one Conv per weight gradient far faster than the CPU's choice of
       // one GEMM per kernel offset (AlexNet's step on an H200: 251 → 165 ms at batch 128).
-      const gradients = kind === "webgpu" ? ({ convWeightGrad: "conv" } as const) : {};
+      const gradients = kind === "webgpu" ? WEBGPU_GRADIENTS : {};
       const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0, gradients }).b.build();
       if (kind === "dropout") {
         const { graph, masks } = lowerDropout(step);

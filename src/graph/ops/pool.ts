@@ -5,7 +5,7 @@
  * constant 1/(k·k) kernel.
  */
 import type { GraphBuilder } from "../ir";
-import { OpDef, RuleContext } from "../op";
+import { GradientOptions, OpDef, RuleContext } from "../op";
 import { isStatic, makeTensor, numel, TensorType, Value } from "../types";
 import { reshapeLike } from "./layout";
 import { transposeOutputPadding, windowFromAttrs, windowOutput } from "./window";
@@ -45,7 +45,7 @@ export const MaxPool: OpDef = {
     if (outputs > 1) types.push({ dtype: "int64", shape });
     return types;
   },
-  vjp(b, node, [dY]) {
+  vjp(b, node, [dY], _wanted, opts) {
     const x = node.inputs[0]!;
     if (!dY) return [];
     // Indices address the flattened input (batch and channel included), so one scatter over
@@ -59,7 +59,7 @@ export const MaxPool: OpDef = {
       updates = b.op1("Where", [b.op1("Greater", [pooled, zero]), dY, zero]);
     }
     const flat = b.ints([-1]);
-    const zeros = b.op1("ConstantOfShape", [b.op1("Shape", [x])], { value: makeTensor("", x.dtype, [1], [0]) });
+    const zeros = b.op1("ConstantOfShape", [scatterShape(b, x, dY, opts)], { value: makeTensor("", x.dtype, [1], [0]) });
     const scattered = b.op1("ScatterElements", [
       b.op1("Reshape", [zeros, flat]),
       b.op1("Reshape", [indices, flat]),
@@ -70,6 +70,18 @@ export const MaxPool: OpDef = {
     return [dX];
   },
 };
+
+/**
+ * The shape of max-pooling's scatter target, x's. Read off x itself, Shape(x) would keep x (a
+ * Relu's output, 4× the pooled tensor) alive from the forward until this gradient runs; with x's
+ * dims static past the batch it is [batch of dY, ...x's other dims] instead (GradientOptions).
+ */
+function scatterShape(b: GraphBuilder, x: Value, dY: Value, opts: GradientOptions): Value {
+  const rest = x.shape.slice(1);
+  if (opts.poolScatterZeros === "input" || !isStatic(rest)) return b.op1("Shape", [x]);
+  if (typeof x.shape[0] === "number") return b.ints([x.shape[0], ...rest]);
+  return b.op1("Concat", [b.op1("Slice", [b.op1("Shape", [dY]), b.ints([0]), b.ints([1])]), b.ints(rest)], { axis: 0 });
+}
 
 export const AveragePool: OpDef = {
   type: "AveragePool",
