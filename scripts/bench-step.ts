@@ -2,14 +2,14 @@
  * alexc vs PyTorch on the same AlexNet batch, measured side by side in one run:
  * forward time, training-step time, their ratio, throughput ratio against PyTorch, peak RSS.
  *
- *   npx tsx scripts/bench-step.ts [--batches 32,128] [--reps 3] [--warmup 1] [--nchwc on|off]
+ *   npx tsx scripts/bench-step.ts [--batches 32,128] [--reps 3] [--warmup 1] [--nchwc on|off] [--native on|off]
  *
  * Each measurement runs in its own process, one after another (2 cores: nothing in parallel).
  * Absolute times on shared machines are noisy; the ratios are the result.
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { MALLOC_TUNABLES } from "../src/cli/malloc-tuning";
+import { MALLOC_TUNABLES, stepsInPlace } from "../src/cli/malloc-tuning";
 
 interface Measurement {
   ms: number[];
@@ -40,11 +40,22 @@ function main(): void {
   const model = path.join(root, "models/alexnet.ts");
   const worker = path.join(__dirname, "bench/alexc-worker.ts");
   const torchWorker = path.join(__dirname, "bench/torch_worker.py");
-  // The step runs as `alexc train` runs it: under its malloc tunables (src/cli/malloc-tuning.ts).
+  // The step runs as `alexc train` runs it: on alexc's own binding, updates in place, where it is
+  // built (`--native off`: onnxruntime-node's), and under the malloc tunables where the trainer
+  // would be (src/cli/malloc-tuning.ts).
+  const native = arg("native", "on") === "on" ? [] : ["--no-native"];
+  const tuned = !stepsInPlace(["train", ...native]);
   const node = (mode: string, b: number) =>
-    run(process.execPath, ["--require", "tsx/cjs", worker, model, mode, String(b), reps, ...warmup, ...nchwc], mode === "step" ? { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES } : process.env);
+    run(
+      process.execPath,
+      ["--require", "tsx/cjs", worker, model, mode, String(b), reps, ...warmup, ...nchwc, ...native],
+      mode === "step" && tuned ? { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES } : process.env,
+    );
   const torch = (mode: string, b: number) => run("/usr/bin/python3", [torchWorker, mode, String(b), reps, ...warmup]);
-  console.log(`AlexNet (1×224×224), Adam, median of ${reps} reps after ${warmup[1]} untimed, 2 threads each; alexc's step and forward-inputs with NCHWc convolutions ${nchwc.length ? "off" : "on"}`);
+  console.log(
+    `AlexNet (1×224×224), Adam, median of ${reps} reps after ${warmup[1]} untimed, 2 threads each; alexc's step and forward-inputs with NCHWc convolutions ${nchwc.length ? "off" : "on"}; ` +
+      `step on ${tuned ? "onnxruntime-node's binding, malloc tunables" : "alexc's binding, updates in place"}`,
+  );
   for (const b of batches) {
     const af = node("forward", b);
     const afi = node("forward-inputs", b);

@@ -182,6 +182,21 @@ describe("alexc train (LeNet, small limits)", () => {
     expectSameCheckpoint(a, b);
   });
 
+  test("the CPU step on alexc's own binding, updating in place, ends with the weights of onnxruntime-node's (--no-native), bit for bit", () => {
+    const a = tmp.sub("native");
+    const b = tmp.sub("no-native");
+    const ra = smallCnn(["--epochs", "2", "--out", a]);
+    const rb = smallCnn(["--epochs", "2", "--no-native", "--out", b]);
+    if (ra.status !== 0) throw new Error(describeResult(ra));
+    if (rb.status !== 0) throw new Error(describeResult(rb));
+    expect(ra.stdout).toMatch(/step: alexc's onnxruntime binding, (\d+) of \1 tensors updated in place/);
+    expect(rb.stdout).toMatch(/step: onnxruntime-node/);
+    expectSameCheckpoint(a, b);
+    const losses = (dir: string) => fs.readFileSync(path.join(dir, "metrics.jsonl"), "utf8").split("\n").filter((l) => l.includes('"step"')).map((l) => JSON.parse(l).loss);
+    expect(losses(a)).toEqual(losses(b));
+    expect(losses(a).length).toBe(8);
+  });
+
   test("--steps-per-run 4 (one ONNX Loop per 4 steps) ends with the same weights as single steps", () => {
     const a = tmp.sub("k1");
     const b = tmp.sub("k4");

@@ -4,8 +4,9 @@
  * ("forward-inputs": how the training step sees them, so onnxruntime cannot pre-pack them or
  * switch convolutions to its NCHWc layout by itself), or a training step (Adam, preprocessing in
  * the graph, dropout masks as inputs) run as `alexc train` runs it. Both take their convolutions
- * to the NCHWc kernels with lower-cpu.ts unless `--no-nchwc` is given; `--warmup W` untimed runs
- * come first (default 1).
+ * to the NCHWc kernels with lower-cpu.ts unless `--no-nchwc` is given; the step runs on alexc's own
+ * binding (updates in place) unless `--no-native` is given; `--warmup W` untimed runs come first
+ * (default 1).
  * Prints one JSON line: {"ms": [per-rep times], "maxRssMB": n}.
  */
 import * as ort from "onnxruntime-node";
@@ -21,7 +22,7 @@ import { lowerConvsToNchwc, nchwcBlockSize } from "../../src/train/lower-cpu";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
 import { collectGarbage } from "../../src/train/collect-garbage";
-import { createSession, modelBytes } from "../../src/train/session";
+import { createSession, createStepSession, modelBytes } from "../../src/train/session";
 import { next, STEP_COUNTER } from "../../src/train/step";
 import { batchFeeds, maskFeeds, stateFeeds } from "./step-feeds";
 
@@ -62,8 +63,14 @@ async function main(): Promise<void> {
   } else {
     const program = programFromModel(def, adam(), 0);
     const lowered = program.loweredStepModel("dropout");
-    // As the trainer runs it: no memory pattern, convolutions lowered for the CPU.
-    const session = await createSession(lowerConvsToNchwc(lowered.bytes, blockSize).bytes, { memoryPattern: false });
+    // As the trainer runs it: no memory pattern, convolutions lowered for the CPU, alexc's own
+    // binding with the updates in place unless `--no-native`.
+    const session = await createStepSession(lowerConvsToNchwc(lowered.bytes, blockSize).bytes, {
+      memoryPattern: false,
+      mutable: program.mutable.map((t) => t.name),
+      native: !process.argv.includes("--no-native"),
+    });
+    process.stderr.write(`step: ${session.runner}\n`);
     const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };
     const mutable = [...program.mutable.map((t) => t.name), STEP_COUNTER];
     for (let r = 0; r < warmup + reps; r++) {

@@ -31,6 +31,7 @@ interface TrainArgs {
   "steps-per-run": number;
   lowering?: "default" | "webgpu";
   nchwc: boolean;
+  native: boolean;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -55,6 +56,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("steps-per-run", { type: "number", default: 1, describe: "optimizer steps per onnxruntime run (an ONNX Loop; keeps state on a GPU device)" })
       .option("lowering", { choices: ["default", "webgpu"] as const, describe: "step graph formulation (webgpu: no Dropout/OneHot/Loop/MaxPool-indices ops; default with --ep webgpu)" })
       .option("nchwc", { type: "boolean", default: true, describe: "CPU: convolutions on onnxruntime's blocked NCHWc kernels (--no-nchwc: its im2col ones)" })
+      .option("native", {
+        type: "boolean",
+        default: true,
+        describe: "CPU: run the step on alexc's own onnxruntime binding, updates in place (--no-native: onnxruntime-node's, which copies every output)",
+      })
       .option("resume", { type: "boolean", default: false, describe: "continue from the checkpoint in --out" })
       .option("init-from", { type: "string", describe: "start from these weights (.safetensors, PyTorch state_dict or alexc names)" })
       .example("$0 train models/lenet.ts", "LeNet with its defaults (≈0.85+ test accuracy in 3 epochs)")
@@ -90,6 +96,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       evalBatchSize: batchSize,
       lowering: args.lowering ?? (args.ep === "webgpu" ? "webgpu" : "default"),
       nchwc: args.nchwc,
+      native: args.native,
       stepsPerRun: Math.max(1, Math.floor(positive("steps-per-run", args["steps-per-run"]) ?? 1)),
     };
     if (onnxProgram && cfg.optimizer !== onnxProgram.optimizer) {

@@ -9,6 +9,9 @@ import * as os from "os";
 import { AlexcError } from "../graph/errors";
 import type { Graph, GraphBuilder } from "../graph/ir";
 import { graphProto, modelProto, encodeModel } from "../emit/encode";
+import { NativeStepSession, nativeBinding } from "./native-session";
+import { next } from "./step";
+import { withoutDimNames } from "./unnamed-dims";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
@@ -69,4 +72,43 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     }
     throw e;
   }
+}
+
+/** What the trainer needs of a step session, whichever binding runs it. */
+export interface StepSession {
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+  /** How the step runs, for the log: the binding and the tensors updated in place. */
+  readonly runner: string;
+}
+
+export interface StepSessionOptions extends SessionOptions {
+  /** The parameters and optimizer state: each `<name>.next` may be written into `<name>`'s array. */
+  readonly mutable: readonly string[];
+  /** alexc's own binding (native-session.ts) where it is built and the provider is the CPU's (default true). */
+  readonly native?: boolean;
+}
+
+/**
+ * The training step's session. On the CPU, alexc's own binding where it is built: no output
+ * copies, updates in place (native-session.ts). Otherwise, and for profiles, onnxruntime-node.
+ */
+export async function createStepSession(bytes: Uint8Array, opts: StepSessionOptions): Promise<StepSession> {
+  // No buffer reuse planned across same-shaped values: the forward's buffers are freed at their last use (unnamed-dims.ts).
+  if ((opts.ep ?? "cpu") === "cpu") bytes = withoutDimNames(bytes);
+  if ((opts.ep ?? "cpu") === "cpu" && opts.native !== false && !opts.profilePrefix && nativeBinding()) {
+    const s = NativeStepSession.create(bytes, {
+      threads: opts.threads ?? os.availableParallelism(),
+      memoryPattern: opts.memoryPattern ?? true,
+      inPlace: next,
+      mutable: opts.mutable,
+    });
+    return Object.assign(s, { runner: `alexc's onnxruntime binding, ${s.inPlace.length} of ${opts.mutable.length} tensors updated in place` });
+  }
+  const s = await createSession(bytes, opts);
+  return {
+    run: (feeds) => s.run(feeds) as Promise<Record<string, ort.Tensor>>,
+    release: () => s.release(),
+    runner: "onnxruntime-node",
+  };
 }

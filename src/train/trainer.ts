@@ -21,7 +21,7 @@ import type { Split } from "./data/fashion-mnist";
 import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import type { TrainingProgram } from "./program";
 import { collectGarbage } from "./collect-garbage";
-import { createSession, ExecutionProvider } from "./session";
+import { createSession, createStepSession, ExecutionProvider, type StepSession } from "./session";
 import { next, STEP_COUNTER } from "./step";
 import { multiStepBytes } from "./multistep";
 import { lowerConvsToNchwc, nchwcBlockSize } from "./lower-cpu";
@@ -53,6 +53,8 @@ export interface TrainConfig {
   lowering?: "default" | "webgpu";
   /** CPU: convolutions on onnxruntime's blocked NCHWc kernels (lower-cpu.ts); default true. */
   nchwc?: boolean;
+  /** CPU: the step on alexc's own onnxruntime binding, updates in place (native-session.ts), where it is built; default true. */
+  native?: boolean;
 }
 
 export interface EpochMetrics {
@@ -149,7 +151,7 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   // back as inputs); `tensors` is brought up to date at the end of each epoch.
   const device = new Map<string, ort.Tensor>();
   let download: DeviceDownload | undefined;
-  let runSession: ort.InferenceSession | undefined;
+  let runSession: StepSession | undefined;
   // On the CPU, step and evaluation take the weights as inputs; lower-cpu.ts moves their
   // convolutions onto the blocked kernels onnxruntime otherwise keeps for constant weights.
   const blockSize = cfg.ep === "cpu" && (cfg.nchwc ?? true) ? await nchwcBlockSize() : 1;
@@ -176,18 +178,25 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     // Without onnxruntime's memory pattern the step's intermediates come from its arena one by
     // one: AlexNet's peak RSS is 10–17% lower at the same speed, and the second step no longer
     // page-faults in a fresh block (docs/performance.md).
+    // On the CPU with one step per run, alexc's own binding writes each update into the array it
+    // replaces (session.ts, createStepSession): no output copies.
     const stepSession = (bytes: Uint8Array) =>
-      createSession(k > 1 ? multiStepBytes(bytes) : bytes, {
+      createStepSession(k > 1 ? multiStepBytes(bytes) : bytes, {
         ep: cfg.ep,
         threads: cfg.threads,
         keepOnDevice: [...tensors.keys()].map(next),
         memoryPattern: false,
+        mutable: [...tensors.keys()],
+        native: k === 1 && cfg.native !== false,
       });
     // The same step every epoch unless K > 1 (its dropout seed changes): lowered for the CPU once.
     const stepBytes = lowered && forCpu(lowered.bytes);
     runSession = cfg.ep === "webgpu" && stepBytes ? await stepSession(stepBytes) : undefined;
+    let runnerLogged = false;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
       const session = runSession ?? (await stepSession(stepBytes ?? forCpu(program.stepModel(dropoutSeed(cfg.seed, epoch)))));
+      if (!runnerLogged) log.line(`step: ${session.runner}`);
+      runnerLogged = true;
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;

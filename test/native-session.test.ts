@@ -1,0 +1,140 @@
+/**
+ * alexc's own onnxruntime binding (src/train/native/ort-session.cc, native-session.ts): the
+ * training step with every update written into the array it replaces. Checked against
+ * onnxruntime-node running the same step bytes into fresh outputs: equal bit for bit over
+ * several steps (LeNet, a small CNN with live dropout, AlexNet); every reader of an updated
+ * tensor is ordered before its write (in-place.ts), checked on the graph by a walk of its own;
+ * bad feeds and released sessions fail with a message.
+ */
+import "./helpers/train-realm";
+import * as ort from "onnxruntime-node";
+import { decodeModel } from "../src/emit/decode";
+import type { ModelDef } from "../src/graph/dsl";
+import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
+import { orderForInPlace } from "../src/train/in-place";
+import { NATIVE_ADDON, nativeBinding, NativeStepSession } from "../src/train/native-session";
+import { adam } from "../src/train/optim/adam";
+import { programFromModel } from "../src/train/program-dsl";
+import { createSession } from "../src/train/session";
+import { next, STEP_COUNTER } from "../src/train/step";
+import { batchFeeds, maskFeeds, stateFeeds } from "../scripts/bench/step-feeds";
+import lenet from "../models/lenet";
+import alexnet from "../models/alexnet";
+import smallCnn from "./fixtures/small-cnn";
+
+test("the binding is built (npm ci runs scripts/build-native.sh; it needs g++)", () => {
+  if (!nativeBinding()) throw new Error(`${NATIVE_ADDON} is missing: run \`bash scripts/build-native.sh\``);
+});
+
+function copyFeeds(feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  return Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type as "float32", (t.data as Float32Array).slice(), t.dims)]));
+}
+
+function sameBits(a: ort.Tensor, b: ort.Tensor): boolean {
+  const x = a.data as Float32Array | BigInt64Array;
+  const y = b.data as Float32Array | BigInt64Array;
+  if (x.length !== y.length || a.type !== b.type) return false;
+  const u = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  const v = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
+  for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+  return true;
+}
+
+async function compareSteps(def: ModelDef, batch: number, steps: number): Promise<void> {
+  const program = programFromModel(def, adam(), 0);
+  const lowered = program.loweredStepModel("dropout");
+  const bytes = lowerConvsToNchwc(lowered.bytes, await nchwcBlockSize()).bytes;
+  const names = program.mutable.map((t) => t.name);
+  const reference = await createSession(bytes, { memoryPattern: false, threads: 2 });
+  const native = NativeStepSession.create(bytes, { threads: 2, memoryPattern: false, inPlace: next, mutable: names });
+  expect(native.inPlace.sort()).toEqual([...names].sort());
+
+  const a: Record<string, ort.Tensor> = { ...batchFeeds(program, batch, 0, 1e-2), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };
+  const b = copyFeeds(a);
+  const initial = (b["fc3.weight"] ?? b[names[0]]).data.slice() as Float32Array;
+  for (let s = 0; s < steps; s++) {
+    const outA = await reference.run(a);
+    const fedB = { ...b };
+    const outB = await native.run(b);
+    expect(outB.loss.data[0]).toBe(outA.loss.data[0]);
+    expect(outB.correct.data[0]).toBe(outA.correct.data[0]);
+    for (const name of names) {
+      // The update went into the array that was fed.
+      expect(outB[next(name)].data).toBe(fedB[name].data);
+      if (!sameBits(outA[next(name)], outB[next(name)])) throw new Error(`${def.spec.name}: ${name} differs after step ${s + 1}`);
+    }
+    for (const name of [...names, STEP_COUNTER]) {
+      a[name] = outA[next(name)] as ort.Tensor;
+      b[name] = outB[next(name)];
+    }
+    Object.assign(a, batchFeeds(program, batch, s + 1, 1e-2), { [STEP_COUNTER]: a[STEP_COUNTER] });
+    Object.assign(b, batchFeeds(program, batch, s + 1, 1e-2), { [STEP_COUNTER]: b[STEP_COUNTER] });
+  }
+  // The steps did move the weights: the comparison is not of untouched arrays.
+  expect(((b["fc3.weight"] ?? b[names[0]]).data as Float32Array).some((v, i) => v !== initial[i])).toBe(true);
+  await native.release();
+  await reference.release();
+}
+
+test("LeNet: 3 steps in place equal 3 steps of onnxruntime-node, bit for bit", () => compareSteps(lenet as ModelDef, 16, 3));
+test("small CNN (overlapping pools, live dropout): 3 steps in place equal onnxruntime-node's, bit for bit", () => compareSteps(smallCnn, 8, 3));
+test("AlexNet: 2 steps in place equal onnxruntime-node's, bit for bit", () => compareSteps(alexnet as ModelDef, 2, 2), 120_000);
+
+test("every reader of an updated tensor runs before the node that overwrites it (graph walk)", async () => {
+  const program = programFromModel(alexnet as ModelDef, adam(), 0);
+  const bytes = lowerConvsToNchwc(program.loweredStepModel("dropout").bytes, await nchwcBlockSize()).bytes;
+  const names = program.mutable.map((t) => t.name);
+  const late = (b: Uint8Array): string[] => {
+    const nodes = decodeModel(b, "step").graph!.node!;
+    const producer = new Map(nodes.flatMap((n) => n.output!.map((o) => [o, n] as const)));
+    const out: string[] = [];
+    for (const name of names) {
+      const writer = producer.get(next(name))!;
+      // Everything the writer waits for.
+      const before = new Set<unknown>();
+      const stack = [writer];
+      while (stack.length) {
+        for (const i of stack.pop()!.input ?? []) {
+          const p = producer.get(i);
+          if (p && !before.has(p)) {
+            before.add(p);
+            stack.push(p);
+          }
+        }
+      }
+      // Everything that reads the buffer, directly or through a view of it.
+      const buffers = new Set([name]);
+      for (const n of nodes) {
+        if (!n.input!.some((i) => buffers.has(i))) continue;
+        if (["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"].includes(n.opType!)) n.output!.forEach((o) => buffers.add(o));
+        else if (n !== writer && !before.has(n)) out.push(`${n.name} reads ${name}`);
+      }
+    }
+    return out;
+  };
+  // Without the pass the backward reads weights (dX) with nothing ordering it before their update.
+  expect(late(bytes).length).toBeGreaterThan(0);
+  const plan = orderForInPlace(bytes, names, next);
+  expect(plan.inPlace.length).toBe(names.length);
+  expect(late(plan.bytes)).toEqual([]);
+});
+
+test("bad feeds and a released session fail with a message", async () => {
+  const program = programFromModel(lenet as ModelDef, adam(), 0);
+  const lowered = program.loweredStepModel("dropout");
+  const names = program.mutable.map((t) => t.name);
+  const s = NativeStepSession.create(lowered.bytes, { threads: 1, inPlace: next, mutable: names });
+  const feeds = { ...batchFeeds(program, 4), ...stateFeeds(program) };
+  const w = names[0];
+  const before = (feeds[w].data as Float32Array).slice();
+  const wrong = { ...feeds, [w]: new ort.Tensor("float32", new Float32Array(feeds[w].data.length + 1), [feeds[w].data.length + 1]) };
+  await expect(s.run(wrong)).rejects.toThrow(/Invalid rank|dimension|shape/i);
+  const missing: Record<string, ort.Tensor> = { ...feeds };
+  delete missing.labels;
+  await expect(s.run(missing)).rejects.toThrow(/labels/);
+  // A failed run leaves the fed arrays as they were.
+  expect(sameBits(feeds[w], new ort.Tensor("float32", before, feeds[w].dims))).toBe(true);
+  await s.release();
+  await expect(s.run(feeds)).rejects.toThrow(/released/);
+  expect(() => NativeStepSession.create(new Uint8Array([1, 2, 3]), { threads: 1 })).toThrow(/step model|protobuf|parse|decode/i);
+});
