@@ -18,7 +18,8 @@
  *
  * Applied to the bytes handed to the trainer's CPU session only; the exported step is untouched.
  * A tensor whose readers cannot be ordered (one reads the update itself, the graph has subgraphs,
- * an alias of it is a graph output) is left out and gets a fresh output array as before.
+ * an alias of it is a graph output), or whose update is not an elementwise Add/Sub/Mul/Div of it,
+ * is left out and gets a fresh output array as before.
  */
 import { decodeModel } from "../emit/decode";
 import { encodeModel, tensorProto } from "../emit/encode";
@@ -26,6 +27,7 @@ import { onnx } from "../emit/proto";
 import { makeTensor } from "../graph/types";
 
 const ALIASING = new Set(["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"]);
+const ELEMENTWISE = new Set(["Add", "Sub", "Mul", "Div"]);
 const AT = onnx.AttributeProto.AttributeType;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
@@ -71,7 +73,8 @@ export function orderForInPlace(bytes: Uint8Array, names: readonly string[], nex
   const inPlace: string[] = [];
   for (const name of names) {
     const writer = producer.get(next(name));
-    if (!inputs.has(name) || !outputs.has(next(name)) || outputs.has(name) || !writer) continue;
+    // The writer reads its input where it writes (elementwise), so overwriting it as it goes is sound.
+    if (!inputs.has(name) || !outputs.has(next(name)) || outputs.has(name) || !writer || !ELEMENTWISE.has(writer.opType!) || writer.domain) continue;
     // Everything that reads `name`'s buffer: its consumers, through the ops that alias it.
     const readers: onnx.INodeProto[] = [];
     let aliasIsOutput = false;
