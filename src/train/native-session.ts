@@ -39,19 +39,36 @@ interface Binding {
 export { NATIVE_ADDON };
 
 let binding: Binding | null | undefined;
+let unavailable = "";
 
-/** The binding, loaded once; undefined where it was not built or onnxruntime's library is not where onnxruntime-node keeps it. */
+/**
+ * The binding, loaded once; undefined where it was not built, onnxruntime's library is not where
+ * onnxruntime-node keeps it, or loading failed (`nativeUnavailable()` says why).
+ */
 export function nativeBinding(): Binding | undefined {
   if (binding === undefined) {
     binding = null;
     const lib = path.join(path.dirname(require.resolve("onnxruntime-node")), "..", "bin", "napi-v6", process.platform, process.arch, "libonnxruntime.so.1");
-    if (process.platform === "linux" && fs.existsSync(NATIVE_ADDON) && fs.existsSync(lib)) {
-      const b = require(NATIVE_ADDON) as Binding;
-      b.load(lib);
-      binding = b;
+    if (process.platform !== "linux") unavailable = `built for Linux only`;
+    else if (!fs.existsSync(NATIVE_ADDON)) unavailable = `not built (${NATIVE_ADDON}; \`bash scripts/build-native.sh\` needs g++)`;
+    else if (!fs.existsSync(lib)) unavailable = `onnxruntime's library is not at ${lib}`;
+    else {
+      try {
+        const b = require(NATIVE_ADDON) as Binding;
+        b.load(lib);
+        binding = b;
+      } catch (e) {
+        unavailable = `failed to load: ${(e as Error).message.split("\n")[0]}`;
+      }
     }
   }
   return binding ?? undefined;
+}
+
+/** Why `nativeBinding()` is undefined ("" when it is not). */
+export function nativeUnavailable(): string {
+  nativeBinding();
+  return unavailable;
 }
 
 const ARRAY: Record<DType, new (n: number) => ort.Tensor.DataType> = {

@@ -9,7 +9,7 @@ import * as os from "os";
 import { AlexcError } from "../graph/errors";
 import type { Graph, GraphBuilder } from "../graph/ir";
 import { graphProto, modelProto, encodeModel } from "../emit/encode";
-import { NativeStepSession, nativeBinding } from "./native-session";
+import { NativeStepSession, nativeBinding, nativeUnavailable } from "./native-session";
 import { next } from "./step";
 import { withoutDimNames } from "./unnamed-dims";
 
@@ -106,9 +106,10 @@ export async function createStepSession(bytes: Uint8Array, opts: StepSessionOpti
     return Object.assign(s, { runner: `alexc's onnxruntime binding, ${s.inPlace.length} of ${opts.mutable.length} tensors updated in place` });
   }
   const s = await createSession(bytes, opts);
+  const why = (opts.ep ?? "cpu") === "cpu" && opts.native !== false && !opts.profilePrefix ? nativeUnavailable() : "";
   return {
     run: (feeds) => s.run(feeds) as Promise<Record<string, ort.Tensor>>,
     release: () => s.release(),
-    runner: "onnxruntime-node",
+    runner: why ? `onnxruntime-node (alexc's binding ${why})` : "onnxruntime-node",
   };
 }
