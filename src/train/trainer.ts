@@ -5,7 +5,8 @@
  * .onnx. (K steps per run keep onnxruntime's Dropout, seeded per epoch: exact at epoch boundaries.)
  * An inference session evaluates the whole test set, and after every epoch a
  * checkpoint is written atomically. Parameters and optimizer state stay in JS typed arrays
- * that are fed to each run and replaced by its ".next" outputs.
+ * that are fed to each run; on the CPU alexc's own binding writes each ".next" output into the
+ * array it replaces (native-session.ts), elsewhere the outputs replace them.
  */
 import * as fs from "fs";
 import * as path from "path";
