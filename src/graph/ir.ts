@@ -206,11 +206,12 @@ export class GraphBuilder {
     const p = this.producers.get(v.name);
     if (p && p.op === "Shape" && p.inputs[0]) return p.inputs[0].shape;
     // Shapes assembled from those: Slice with constant bounds (axis 0, step 1) and 1-D Concat.
-    if (p?.op === "Slice" && p.inputs[0] && p.inputs[1] && p.inputs[2]) {
-      const [data, starts, ends, axes, steps] = p.inputs.map((i) => (i ? this.shapeValueOf(i) : undefined));
-      const whole = axes === undefined || (axes.length === 1 && axes[0] === 0);
-      const unit = steps === undefined || (steps.length === 1 && steps[0] === 1);
-      if (!data || starts?.length !== 1 || ends?.length !== 1 || !whole || !unit || p.inputs.length > 3 && !p.inputs[3] || p.inputs.length > 4 && !p.inputs[4]) return undefined;
+    if (p?.op === "Slice") {
+      // null: an input that is there but whose value is not known; undefined: left out (its default).
+      const [data, starts, ends, axes, steps] = [0, 1, 2, 3, 4].map((k) => (p.inputs[k] ? (this.shapeValueOf(p.inputs[k]!) ?? null) : undefined));
+      const whole = axes === undefined || (axes?.length === 1 && axes[0] === 0);
+      const unit = steps === undefined || (steps?.length === 1 && steps[0] === 1);
+      if (!data || starts?.length !== 1 || ends?.length !== 1 || !whole || !unit) return undefined;
       const at = (i: number | string) => (typeof i !== "number" ? NaN : Math.min(Math.max(i < 0 ? i + data.length : i, 0), data.length));
       const [from, to] = [at(starts[0]), at(ends[0])];
       return Number.isNaN(from) || Number.isNaN(to) ? undefined : data.slice(from, Math.max(from, to));

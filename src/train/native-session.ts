@@ -36,8 +36,6 @@ interface Binding {
   run(session: object, inputs: TensorSpec[], outputs: TensorSpec[]): Promise<void>;
 }
 
-export { NATIVE_ADDON };
-
 let binding: Binding | null | undefined;
 let unavailable = "";
 
@@ -115,7 +113,7 @@ export class NativeStepSession {
   /** A session over `bytes`, whose outputs must all have static shapes (the training step's do). */
   static create(bytes: Uint8Array, opts: NativeStepOptions): NativeStepSession {
     const b = nativeBinding();
-    if (!b) throw new Error(`alexc's onnxruntime binding is not built (${NATIVE_ADDON}): run scripts/build-native.sh`);
+    if (!b) throw new Error(`alexc's onnxruntime binding is ${nativeUnavailable()}`);
     const plan = opts.inPlace && opts.mutable?.length ? orderForInPlace(bytes, opts.mutable, opts.inPlace) : { bytes, inPlace: [] };
     const graph = decodeModel(plan.bytes, "step model").graph;
     const outputs = (graph?.output ?? []).map((v): OutputType => {

@@ -94,9 +94,11 @@ export interface StepSessionOptions extends SessionOptions {
  * copies, updates in place (native-session.ts). Otherwise, and for profiles, onnxruntime-node.
  */
 export async function createStepSession(bytes: Uint8Array, opts: StepSessionOptions): Promise<StepSession> {
+  const cpu = (opts.ep ?? "cpu") === "cpu";
+  const native = cpu && opts.native !== false && !opts.profilePrefix;
   // No buffer reuse planned across same-shaped values: the forward's buffers are freed at their last use (unnamed-dims.ts).
-  if ((opts.ep ?? "cpu") === "cpu") bytes = withoutDimNames(bytes);
-  if ((opts.ep ?? "cpu") === "cpu" && opts.native !== false && !opts.profilePrefix && nativeBinding()) {
+  if (cpu) bytes = withoutDimNames(bytes);
+  if (native && nativeBinding()) {
     const s = NativeStepSession.create(bytes, {
       threads: opts.threads ?? os.availableParallelism(),
       memoryPattern: opts.memoryPattern ?? true,
@@ -106,7 +108,7 @@ export async function createStepSession(bytes: Uint8Array, opts: StepSessionOpti
     return Object.assign(s, { runner: `alexc's onnxruntime binding, ${s.inPlace.length} of ${opts.mutable.length} tensors updated in place` });
   }
   const s = await createSession(bytes, opts);
-  const why = (opts.ep ?? "cpu") === "cpu" && opts.native !== false && !opts.profilePrefix ? nativeUnavailable() : "";
+  const why = native ? nativeUnavailable() : "";
   return {
     run: (feeds) => s.run(feeds) as Promise<Record<string, ort.Tensor>>,
     release: () => s.release(),

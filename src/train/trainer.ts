@@ -193,11 +193,9 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     // The same step every epoch unless K > 1 (its dropout seed changes): lowered for the CPU once.
     const stepBytes = lowered && forCpu(lowered.bytes);
     runSession = cfg.ep === "webgpu" && stepBytes ? await stepSession(stepBytes) : undefined;
-    let runnerLogged = false;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
       const session = runSession ?? (await stepSession(stepBytes ?? forCpu(program.stepModel(dropoutSeed(cfg.seed, epoch)))));
-      if (!runnerLogged) log.line(`step: ${session.runner}`);
-      runnerLogged = true;
+      if (epoch === startEpoch) log.line(`step: ${session.runner}`);
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;

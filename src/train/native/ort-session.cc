@@ -94,7 +94,6 @@ void ThrowIf(napi_env e, const std::string& msg) {
 bool GetString(napi_env e, napi_value v, std::string* out) {
   size_t n = 0;
   if (napi_get_value_string_utf8(e, v, nullptr, 0, &n) != napi_ok) return false;
-  out->resize(n);
   std::vector<char> buf(n + 1);
   napi_get_value_string_utf8(e, v, buf.data(), n + 1, &n);
   out->assign(buf.data(), n);
@@ -155,8 +154,7 @@ napi_value Load(napi_env e, napi_callback_info info) {
       ThrowIf(e, std::string("onnxruntime ") + base->GetVersionString() + " does not offer C API version 13");
       return nullptr;
     }
-    void* const* t = static_cast<void* const*>(table);
-    api = t;
+    api = static_cast<void* const*>(table);
     std::string err = Take(Fn<OrtStatusPtr (*)(int, const char*, void**)>(kCreateEnv)(kLoggingLevelError, "alexc", &env));
     if (err.empty()) err = Take(Fn<OrtStatusPtr (*)(int, int, void**)>(kCreateCpuMemoryInfo)(kArenaAllocator, kMemTypeDefault, &cpuMemory));
     if (!err.empty()) {
