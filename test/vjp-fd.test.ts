@@ -126,6 +126,17 @@ const SPECS: Spec[] = [
     build: (b, [x, w]) => b.op1("Conv", [x, w], { kernel_shape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 0] }),
   },
   {
+    name: "Conv with 8 input channels (GEMM-form dW), dilation 2, pads 2/1, non-square input, bias",
+    dtype: F32,
+    eps: 0.1,
+    inputs: [
+      { name: "x", shape: [2, 8, 7, 5] },
+      { name: "w", shape: [3, 8, 3, 2] },
+      { name: "bias", shape: [3] },
+    ],
+    build: (b, [x, w, bias]) => b.op1("Conv", [x, w, bias], { kernel_shape: [3, 2], dilations: [2, 2], pads: [2, 1, 1, 0] }),
+  },
+  {
     name: "Gemm transB=0 with bias",
     dtype: F64,
     inputs: [
