@@ -2,10 +2,12 @@
  * alexc vs PyTorch on the same AlexNet batch, measured side by side in one run:
  * forward time, training-step time, their ratio, throughput ratio against PyTorch, peak RSS.
  *
- *   npx tsx scripts/bench-step.ts [--batches 32,128] [--reps 3] [--warmup 1] [--nchwc on|off] [--native on|off]
+ *   npx tsx scripts/bench-step.ts [--batches 32,128] [--reps 3] [--warmup 1] [--rounds 1] [--nchwc on|off] [--native on|off]
  *
  * Each measurement runs in its own process, one after another (2 cores: nothing in parallel).
- * Absolute times on shared machines are noisy; the ratios are the result.
+ * Absolute times on shared machines are noisy; the ratios are the result. `--rounds R` repeats
+ * the five measurements of a batch R times, interleaved, and prints each round's ratios and their
+ * median: on this machine one round's ratios move by ±20% from one run to the next.
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
@@ -28,6 +30,13 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The median proper: the mean of the two middle values for an even count. */
+function middle(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
 
 function main(): void {
   const batches = arg("batches", "32,128").split(",").map(Number);
@@ -56,24 +65,48 @@ function main(): void {
     `AlexNet (1×224×224), Adam, median of ${reps} reps after ${warmup[1]} untimed, 2 threads each; alexc's step and forward-inputs with NCHWc convolutions ${nchwc.length ? "off" : "on"}; ` +
       `step on ${tuned ? "onnxruntime-node's binding, malloc tunables" : "alexc's binding, updates in place"}`,
   );
+  const rounds = Number(arg("rounds", "1"));
   for (const b of batches) {
-    const af = node("forward", b);
-    const afi = node("forward-inputs", b);
-    const as = node("step", b);
-    const tf = torch("forward", b);
-    const ts = torch("step", b);
-    const [afm, afim, asm, tfm, tsm] = [af, afi, as, tf, ts].map((m) => median(m.ms));
-    const ips = (ms: number) => ((b * 1000) / ms).toFixed(1);
-    console.log(`\nbatch ${b}`);
-    console.log(`  alexc   forward ${afm.toFixed(0)} ms (${ips(afm)} img/s)   step ${asm.toFixed(0)} ms (${ips(asm)} img/s)   peak RSS step ${as.maxRssMB.toFixed(0)} MB`);
-    console.log(`  PyTorch forward ${tfm.toFixed(0)} ms (${ips(tfm)} img/s)   step ${tsm.toFixed(0)} ms (${ips(tsm)} img/s)   peak RSS step ${ts.maxRssMB.toFixed(0)} MB`);
-    console.log(`  alexc   forward with the weights as graph inputs (as the step has them) ${afim.toFixed(0)} ms`);
-    console.log(`  ratios: alexc step / alexc forward = ${(asm / afm).toFixed(2)}  (target ≤ 3.5)`);
-    console.log(`          alexc step / forward with weights as inputs = ${(asm / afim).toFixed(2)}  (forward-inputs / forward = ${(afim / afm).toFixed(2)})`);
-    console.log(`          alexc training throughput / PyTorch's = ${(tsm / asm).toFixed(2)}×  (target ≥ 4)`);
-    console.log(`          alexc inference throughput / PyTorch's = ${(tfm / afm).toFixed(2)}×`);
-    console.log(`          peak RSS alexc / PyTorch (step) = ${(as.maxRssMB / ts.maxRssMB).toFixed(2)}  (target < 1)`);
+    const per: Ratios[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const af = node("forward", b);
+      const afi = node("forward-inputs", b);
+      const as = node("step", b);
+      const tf = torch("forward", b);
+      const ts = torch("step", b);
+      const [afm, afim, asm, tfm, tsm] = [af, afi, as, tf, ts].map((m) => median(m.ms));
+      const ips = (ms: number) => ((b * 1000) / ms).toFixed(1);
+      console.log(`\nbatch ${b}${rounds > 1 ? `, round ${r + 1} of ${rounds}` : ""}`);
+      console.log(`  alexc   forward ${afm.toFixed(0)} ms (${ips(afm)} img/s)   step ${asm.toFixed(0)} ms (${ips(asm)} img/s)   peak RSS step ${as.maxRssMB.toFixed(0)} MB`);
+      console.log(`  PyTorch forward ${tfm.toFixed(0)} ms (${ips(tfm)} img/s)   step ${tsm.toFixed(0)} ms (${ips(tsm)} img/s)   peak RSS step ${ts.maxRssMB.toFixed(0)} MB`);
+      console.log(`  alexc   forward with the weights as graph inputs (as the step has them) ${afim.toFixed(0)} ms`);
+      const q: Ratios = { stepPerForward: asm / afm, stepPerForwardInputs: asm / afim, training: tsm / asm, inference: tfm / afm, rss: as.maxRssMB / ts.maxRssMB };
+      per.push(q);
+      console.log(`  ratios: alexc step / alexc forward = ${q.stepPerForward.toFixed(2)}  (target ≤ 3.5)`);
+      console.log(`          alexc step / forward with weights as inputs = ${q.stepPerForwardInputs.toFixed(2)}  (forward-inputs / forward = ${(afim / afm).toFixed(2)})`);
+      console.log(`          alexc training throughput / PyTorch's = ${q.training.toFixed(2)}×  (target ≥ 4)`);
+      console.log(`          alexc inference throughput / PyTorch's = ${q.inference.toFixed(2)}×`);
+      console.log(`          peak RSS alexc / PyTorch (step) = ${q.rss.toFixed(2)}  (target < 1)`);
+    }
+    if (rounds > 1) {
+      const line = (label: string, key: keyof Ratios, unit = "") =>
+        `  ${label} ${middle(per.map((q) => q[key])).toFixed(2)}${unit}  (rounds: ${per.map((q) => q[key].toFixed(2)).join(", ")})`;
+      console.log(`\nbatch ${b}, median over ${rounds} rounds`);
+      console.log(line("alexc step / alexc forward =", "stepPerForward"));
+      console.log(line("alexc step / forward with weights as inputs =", "stepPerForwardInputs"));
+      console.log(line("alexc training throughput / PyTorch's =", "training", "×"));
+      console.log(line("alexc inference throughput / PyTorch's =", "inference", "×"));
+      console.log(line("peak RSS alexc / PyTorch (step) =", "rss"));
+    }
   }
+}
+
+interface Ratios {
+  stepPerForward: number;
+  stepPerForwardInputs: number;
+  training: number;
+  inference: number;
+  rss: number;
 }
 
 main();
