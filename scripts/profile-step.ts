@@ -1,18 +1,20 @@
 /**
  * Where a training step's time goes, per op type and execution provider (onnxruntime's profiler):
  *
- *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25] [--nodes 0]
+ *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25] [--nodes 0] [--native on|off]
  *
  * Runs the step as the trainer does for that provider (the WebGPU lowering for webgpu, dropout
- * masks as inputs otherwise), profiles every run, and reports the last one: wall time, kernel
+ * masks as inputs otherwise; on the CPU, alexc's own binding with the updates in place where it is
+ * built, onnxruntime-node's with `--native off`), profiles every run, and reports the last one: wall time, kernel
  * time per provider, the op types that took longest, and the ops that onnxruntime placed on the
  * CPU although another provider was asked for (each such node costs copies between devices).
  * `--nodes N` also lists the N slowest single nodes with their input shapes.
  * With a GPU provider, kernel times are the host's time to launch the work; copies and CPU
- * fallbacks still show. On Linux the script re-runs itself under `alexc train`'s malloc tunables
- * (src/cli/malloc-tuning.ts), as the trainer does: without them the page faults of fresh buffers
- * are charged to the kernels that touch them first (batch 128, 5th run: ScatterElements 0.38 s
- * instead of 0.08 s, all kernels 7.5 s instead of 6.6 s). Profile ≥ 5 runs: the first ones warm up.
+ * fallbacks still show. Where the step does not run in place, the script re-runs itself on Linux
+ * under `alexc train`'s malloc tunables (src/cli/malloc-tuning.ts), as the trainer does: without
+ * them the page faults of fresh buffers are charged to the kernels that touch them first (batch
+ * 128, 5th run: ScatterElements 0.38 s instead of 0.08 s, all kernels 7.5 s instead of 6.6 s).
+ * Profile ≥ 5 runs: the first ones warm up.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -21,8 +23,8 @@ import type { ModelDef } from "../src/graph/dsl";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
-import { relaunchUnderMallocTuning } from "../src/cli/malloc-tuning";
-import { createSession, type ExecutionProvider } from "../src/train/session";
+import { relaunchUnderMallocTuning, stepsInPlace } from "../src/cli/malloc-tuning";
+import { createStepSession, type ExecutionProvider } from "../src/train/session";
 import { next } from "../src/train/step";
 import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
@@ -40,8 +42,10 @@ function arg(name: string, fallback: string): string {
 }
 
 async function main(): Promise<void> {
-  if (relaunchUnderMallocTuning(process.argv.slice(2), __filename)) return;
   const ep = arg("ep", "cpu") as ExecutionProvider;
+  const native = arg("native", "on") === "on";
+  const inPlace = stepsInPlace(["train", "--ep", ep, ...(native ? [] : ["--no-native"])]);
+  if (!inPlace && relaunchUnderMallocTuning(process.argv.slice(2), __filename)) return;
   const batch = Number(arg("batch", "32"));
   const runs = Number(arg("runs", "3"));
   const top = Number(arg("top", "25"));
@@ -52,7 +56,8 @@ async function main(): Promise<void> {
   const bytes = ep === "cpu" && arg("nchwc", "on") === "on" ? lowerConvsToNchwc(stepBytes, await nchwcBlockSize()).bytes : stepBytes;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-profile-"));
   const names = program.mutable.map((t) => t.name);
-  const session = await createSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step") });
+  const session = await createStepSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step"), mutable: names, native });
+  console.log(`step: ${session.runner}`);
 
   const feeds = { ...batchFeeds(program, batch), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };
   const wall: number[] = [];

@@ -7,7 +7,10 @@
  * bad feeds and released sessions fail with a message.
  */
 import "./helpers/train-realm";
+import * as fs from "fs";
 import * as ort from "onnxruntime-node";
+import * as os from "os";
+import * as path from "path";
 import { decodeModel } from "../src/emit/decode";
 import type { ModelDef } from "../src/graph/dsl";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
@@ -138,4 +141,27 @@ test("bad feeds and a released session fail with a message", async () => {
   await s.release();
   await expect(s.run(feeds)).rejects.toThrow(/released/);
   expect(() => NativeStepSession.create(new Uint8Array([1, 2, 3]), { threads: 1 })).toThrow(/step model|protobuf|parse|decode/i);
+});
+
+test("a profiled session writes onnxruntime's profile of its runs, with a kernel time per node", async () => {
+  const program = programFromModel(lenet as ModelDef, adam(), 0);
+  const lowered = program.loweredStepModel("dropout");
+  const names = program.mutable.map((t) => t.name);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-native-profile-"));
+  try {
+    const s = NativeStepSession.create(lowered.bytes, { threads: 1, inPlace: next, mutable: names, profilePrefix: path.join(dir, "step") });
+    const feeds = { ...batchFeeds(program, 4), ...stateFeeds(program) };
+    await s.run(feeds);
+    const file = s.endProfiling();
+    expect(path.resolve(file).startsWith(dir)).toBe(true);
+    const events = JSON.parse(fs.readFileSync(file, "utf8")) as { cat: string; name: string; args?: { op_name?: string } }[];
+    expect(events.filter((e) => e.cat === "Session" && e.name === "model_run")).toHaveLength(1);
+    const kernels = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time")).map((e) => e.args?.op_name);
+    expect(kernels).toEqual(expect.arrayContaining(["AveragePool", "Gemm", "LogSoftmax"]));
+    expect(kernels.length).toBeGreaterThan(50);
+    await s.release();
+    expect(() => s.endProfiling()).toThrow(/released/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

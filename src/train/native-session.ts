@@ -31,8 +31,9 @@ interface TensorSpec {
 
 interface Binding {
   load(libraryPath: string): string;
-  createSession(model: Uint8Array, options: { threads: number; memoryPattern: boolean; arena: boolean }): object;
+  createSession(model: Uint8Array, options: { threads: number; memoryPattern: boolean; arena: boolean; profilePrefix?: string }): object;
   releaseSession(session: object): void;
+  endProfiling(session: object): string;
   run(session: object, inputs: TensorSpec[], outputs: TensorSpec[]): Promise<void>;
 }
 
@@ -92,6 +93,8 @@ export interface NativeStepOptions {
   readonly inPlace?: (input: string) => string;
   /** The inputs to consider for `inPlace`. */
   readonly mutable?: readonly string[];
+  /** onnxruntime profiles every run into `<profilePrefix>_<date>.json` (see `endProfiling`). */
+  readonly profilePrefix?: string;
 }
 
 export class NativeStepSession {
@@ -126,7 +129,12 @@ export class NativeStepSession {
       return { name: v.name!, dtype, dims };
     });
     const into = new Map(plan.inPlace.map((name) => [opts.inPlace!(name), name]));
-    const handle = b.createSession(plan.bytes, { threads: opts.threads, memoryPattern: opts.memoryPattern ?? true, arena: true });
+    const handle = b.createSession(plan.bytes, {
+      threads: opts.threads,
+      memoryPattern: opts.memoryPattern ?? true,
+      arena: true,
+      ...(opts.profilePrefix ? { profilePrefix: opts.profilePrefix } : {}),
+    });
     return new NativeStepSession(b, handle, outputs, into);
   }
 
@@ -146,6 +154,12 @@ export class NativeStepSession {
     this.running = done.catch(() => undefined);
     await done;
     return Object.fromEntries(outputs.map((o, i) => [o.name, new ort.Tensor(this.outputs[i].dtype, o.data as ort.Tensor.DataType, o.dims)]));
+  }
+
+  /** Ends a profiled session's profile and returns its file (onnxruntime writes it now). */
+  endProfiling(): string {
+    if (!this.handle) throw new Error("the session was released");
+    return this.b.endProfiling(this.handle);
   }
 
   async release(): Promise<void> {

@@ -78,6 +78,8 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
 export interface StepSession {
   run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
+  /** Writes the profile of a session created with `profilePrefix` (into `<prefix>_<date>.json`). */
+  endProfiling(): void;
   /** How the step runs, for the log: the binding and the tensors updated in place. */
   readonly runner: string;
 }
@@ -91,11 +93,11 @@ export interface StepSessionOptions extends SessionOptions {
 
 /**
  * The training step's session. On the CPU, alexc's own binding where it is built: no output
- * copies, updates in place (native-session.ts). Otherwise, and for profiles, onnxruntime-node.
+ * copies, updates in place (native-session.ts). Otherwise onnxruntime-node.
  */
 export async function createStepSession(bytes: Uint8Array, opts: StepSessionOptions): Promise<StepSession> {
   const cpu = (opts.ep ?? "cpu") === "cpu";
-  const native = cpu && opts.native !== false && !opts.profilePrefix;
+  const native = cpu && opts.native !== false;
   // No buffer reuse planned across same-shaped values: the forward's buffers are freed at their last use (unnamed-dims.ts).
   if (cpu) bytes = withoutDimNames(bytes);
   if (native && nativeBinding()) {
@@ -104,6 +106,7 @@ export async function createStepSession(bytes: Uint8Array, opts: StepSessionOpti
       memoryPattern: opts.memoryPattern ?? true,
       inPlace: next,
       mutable: opts.mutable,
+      profilePrefix: opts.profilePrefix,
     });
     return Object.assign(s, { runner: `alexc's onnxruntime binding, ${s.inPlace.length} of ${opts.mutable.length} tensors updated in place` });
   }
@@ -112,6 +115,7 @@ export async function createStepSession(bytes: Uint8Array, opts: StepSessionOpti
   return {
     run: (feeds) => s.run(feeds) as Promise<Record<string, ort.Tensor>>,
     release: () => s.release(),
+    endProfiling: () => s.endProfiling(),
     runner: why ? `onnxruntime-node (alexc's binding ${why})` : "onnxruntime-node",
   };
 }

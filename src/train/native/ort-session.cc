@@ -39,6 +39,7 @@ enum Slot : size_t {
   kRun = 9,
   kCreateSessionOptions = 10,
   kSetSessionExecutionMode = 13,
+  kEnableProfiling = 14,
   kEnableMemPattern = 16,
   kDisableMemPattern = 17,
   kEnableCpuMemArena = 18,
@@ -48,12 +49,15 @@ enum Slot : size_t {
   kSetInterOpNumThreads = 25,
   kCreateTensorWithDataAsOrtValue = 49,
   kCreateCpuMemoryInfo = 69,
+  kAllocatorFree = 76,
+  kGetAllocatorWithDefaultOptions = 78,
   kReleaseEnv = 92,
   kReleaseStatus = 93,
   kReleaseMemoryInfo = 94,
   kReleaseSession = 95,
   kReleaseValue = 96,
   kReleaseSessionOptions = 100,
+  kSessionEndProfiling = 110,
 };
 
 constexpr uint32_t kApiVersion = 13;  // every slot above exists since API version 5
@@ -191,7 +195,8 @@ Session* Unwrap(napi_env e, napi_value v) {
   return static_cast<Session*>(p);
 }
 
-// createSession(modelBytes, {threads, memoryPattern, arena}) -> session object (synchronous).
+// createSession(modelBytes, {threads, memoryPattern, arena, profilePrefix?}) -> session object
+// (synchronous). With a profilePrefix, onnxruntime profiles every run into <prefix>_<date>.json.
 napi_value CreateSession(napi_env e, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -212,6 +217,8 @@ napi_value CreateSession(napi_env e, napi_callback_info info) {
   napi_get_value_int32(e, Prop(e, argv[1], "threads"), &threads);
   napi_get_value_bool(e, Prop(e, argv[1], "memoryPattern"), &memoryPattern);
   napi_get_value_bool(e, Prop(e, argv[1], "arena"), &arena);
+  std::string profilePrefix;
+  GetString(e, Prop(e, argv[1], "profilePrefix"), &profilePrefix);
 
   void* options = nullptr;
   std::string err = Take(Fn<OrtStatusPtr (*)(void**)>(kCreateSessionOptions)(&options));
@@ -223,6 +230,9 @@ napi_value CreateSession(napi_env e, napi_callback_info info) {
   if (err.empty()) err = Take(Fn<SetInt>(kSetInterOpNumThreads)(options, 1));
   if (err.empty()) err = Take(Fn<Toggle>(memoryPattern ? kEnableMemPattern : kDisableMemPattern)(options));
   if (err.empty()) err = Take(Fn<Toggle>(arena ? kEnableCpuMemArena : kDisableCpuMemArena)(options));
+  if (err.empty() && !profilePrefix.empty()) {
+    err = Take(Fn<OrtStatusPtr (*)(void*, const char*)>(kEnableProfiling)(options, profilePrefix.c_str()));
+  }
   void* session = nullptr;
   if (err.empty()) {
     using Create = OrtStatusPtr (*)(const void*, const void*, size_t, const void*, void**);
@@ -253,6 +263,28 @@ napi_value ReleaseSession(napi_env e, napi_callback_info info) {
   if (s->session) Fn<void (*)(void*)>(kReleaseSession)(s->session);
   s->session = nullptr;
   return nullptr;
+}
+
+// endProfiling(session) -> the profile's file name: onnxruntime writes it now and profiles no more.
+napi_value EndProfiling(napi_env e, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr);
+  Session* s = argc ? Unwrap(e, argv[0]) : nullptr;
+  if (!s) return nullptr;
+  if (!s->session || s->running) {
+    ThrowIf(e, s->session ? "endProfiling() while a run is in progress" : "the session was released");
+    return nullptr;
+  }
+  void* allocator = nullptr;
+  char* file = nullptr;
+  std::string err = Take(Fn<OrtStatusPtr (*)(void**)>(kGetAllocatorWithDefaultOptions)(&allocator));
+  if (err.empty()) err = Take(Fn<OrtStatusPtr (*)(void*, void*, char**)>(kSessionEndProfiling)(s->session, allocator, &file));
+  napi_value out = nullptr;
+  if (err.empty()) napi_create_string_utf8(e, file ? file : "", NAPI_AUTO_LENGTH, &out);
+  if (file) Take(Fn<OrtStatusPtr (*)(void*, void*)>(kAllocatorFree)(allocator, file));
+  ThrowIf(e, err);
+  return out;
 }
 
 // ---- run -----------------------------------------------------------------------------------
@@ -385,6 +417,7 @@ napi_value Init(napi_env e, napi_value exports) {
       {"load", nullptr, Load, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"createSession", nullptr, CreateSession, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"releaseSession", nullptr, ReleaseSession, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"endProfiling", nullptr, EndProfiling, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"run", nullptr, Run, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(e, exports, sizeof(props) / sizeof(props[0]), props);
