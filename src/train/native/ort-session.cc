@@ -250,11 +250,18 @@ napi_value CreateSession(napi_env e, napi_callback_info info) {
   return obj;
 }
 
-napi_value ReleaseSession(napi_env e, napi_callback_info info) {
+// The session of a call whose only argument is one (a type error is thrown where it is not).
+Session* OnlyArgument(napi_env e, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr);
-  Session* s = argc ? Unwrap(e, argv[0]) : nullptr;
+  if (argc) return Unwrap(e, argv[0]);
+  napi_throw_type_error(e, nullptr, "a native session is required");
+  return nullptr;
+}
+
+napi_value ReleaseSession(napi_env e, napi_callback_info info) {
+  Session* s = OnlyArgument(e, info);
   if (!s) return nullptr;
   if (s->running) {
     ThrowIf(e, "release() while a run is in progress");
@@ -267,10 +274,7 @@ napi_value ReleaseSession(napi_env e, napi_callback_info info) {
 
 // endProfiling(session) -> the profile's file name: onnxruntime writes it now and profiles no more.
 napi_value EndProfiling(napi_env e, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr);
-  Session* s = argc ? Unwrap(e, argv[0]) : nullptr;
+  Session* s = OnlyArgument(e, info);
   if (!s) return nullptr;
   if (!s->session || s->running) {
     ThrowIf(e, s->session ? "endProfiling() while a run is in progress" : "the session was released");
