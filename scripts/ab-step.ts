@@ -13,7 +13,7 @@
  * process's, shared by all trees: compare memory with `scripts/bench/alexc-worker.ts` instead.
  */
 import * as path from "path";
-import { collectGarbage } from "../src/train/collect-garbage";
+import { collectReplaced } from "../src/train/collect-garbage";
 
 interface Tree {
   dir: string;
@@ -55,7 +55,12 @@ async function load(dir: string, model: string, batch: number): Promise<Tree> {
     dir,
     step: async () => {
       const out = await session.run(feeds);
-      for (const n of carried) feeds[n] = out[next(n)];
+      let replaced = 0;
+      for (const n of carried) {
+        if (out[next(n)].data !== feeds[n].data) replaced += (feeds[n].data as ArrayBufferView).byteLength;
+        feeds[n] = out[next(n)];
+      }
+      collectReplaced(replaced);
     },
   };
 }
@@ -74,7 +79,6 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await trees[q].step();
       if (r >= 2) ms[q].push(performance.now() - t0);
-      collectGarbage();
     }
   }
   console.log(`${model}, batch ${batch}, ${steps} timed steps per tree, alternating`);

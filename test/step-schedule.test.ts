@@ -2,14 +2,19 @@
  * Where the step's updates run, and the garbage they leave: a fully connected weight whose
  * gradient dwarfs its inputs is updated last (src/train/step.ts, updateOrder) — in the emitted
  * graph and in the order onnxruntime actually runs it — and the arrays a step replaces are
- * collected on demand (src/train/collect-garbage.ts).
+ * collected on demand, when they are large (src/train/collect-garbage.ts).
  */
 import "./helpers/train-realm";
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { model, N, Tensor } from "../src";
-import { collectGarbage } from "../src/train/collect-garbage";
+import * as garbage from "../src/train/collect-garbage";
+import { collectGarbage, COLLECT_ABOVE_BYTES, collectReplaced } from "../src/train/collect-garbage";
+import { nativeBinding } from "../src/train/native-session";
+import { train, type TrainConfig } from "../src/train/trainer";
+import lenet from "../models/lenet";
+import type { ModelDef } from "../src/graph/dsl";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { buildStepGraph } from "../src/train/step";
@@ -87,4 +92,53 @@ test("collectGarbage frees what nothing references", async () => {
   collectGarbage();
   await new Promise((resolve) => setImmediate(resolve));
   expect(ref!.deref()).toBeUndefined();
+});
+
+test("collectReplaced collects only after a step that left COLLECT_ABOVE_BYTES of arrays behind", async () => {
+  expect(collectReplaced(0)).toBe(false);
+  expect(collectReplaced(COLLECT_ABOVE_BYTES - 1)).toBe(false);
+  let ref: WeakRef<ArrayBuffer> | undefined;
+  (() => {
+    ref = new WeakRef(new ArrayBuffer(64 << 20));
+  })();
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(collectReplaced(COLLECT_ABOVE_BYTES)).toBe(true);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(ref!.deref()).toBeUndefined();
+});
+
+describe("the trainer counts the arrays each step replaced", () => {
+  const tmp = makeTmpDir("alexc-garbage-");
+  afterAll(() => tmp.remove());
+  // A full collection costs about as much as a whole LeNet step (≈ 18 ms): in-place steps must not pay it.
+  const split = (count: number, seed: number) => ({
+    images: Uint8Array.from({ length: count * 784 }, (_, i) => (i * 31 + seed) % 256),
+    labels: Uint8Array.from({ length: count }, (_, i) => (i + seed) % 10),
+    count,
+    rows: 28 as const,
+    cols: 28 as const,
+  });
+  const run = async (native: boolean): Promise<number[]> => {
+    const spy = jest.spyOn(garbage, "collectReplaced");
+    try {
+      const program = programFromModel(lenet as ModelDef, adam(), 0);
+      const cfg: TrainConfig = {
+        epochs: 1, batchSize: 16, lr: 1e-3, optimizer: "adam", seed: 0, ep: "cpu", threads: 1,
+        out: tmp.sub(native ? "native" : "no-native"), resume: false, evalBatchSize: 16, native,
+      };
+      await train(program, { train: split(48, 1), test: split(16, 2) }, cfg, { line: () => undefined, progress: () => undefined });
+      return spy.mock.calls.map(([bytes]) => bytes);
+    } finally {
+      spy.mockRestore();
+    }
+  };
+  const stateBytes = programFromModel(lenet as ModelDef, adam(), 0).mutable.reduce((sum, t) => sum + 4 * t.dims.reduce((a, d) => a * d, 1), 0);
+
+  test("onnxruntime-node's steps (--no-native) replace every parameter and moment", async () => {
+    expect(await run(false)).toEqual([stateBytes, stateBytes, stateBytes]);
+  }, 60_000);
+
+  (nativeBinding() ? test : test.skip)("steps on alexc's binding replace nothing: no collection", async () => {
+    expect(await run(true)).toEqual([0, 0, 0]);
+  }, 60_000);
 });

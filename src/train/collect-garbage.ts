@@ -5,11 +5,26 @@
  * writes and then copies again), so each CPU step turns the previous step's parameters and
  * optimizer state — AlexNet with Adam: 700 MB — into garbage. V8 gets to it when it gets to it,
  * often only after the next step has made its own copies: the process then holds three sets of
- * them instead of two. Collecting right after the step takes milliseconds and lowers AlexNet's
- * peak RSS at batch 128 by ≈ 0.2–0.4 GB (docs/performance.md).
+ * them instead of two. Collecting right after the step lowers AlexNet's peak RSS at batch 128 by
+ * ≈ 0.2–0.4 GB (docs/performance.md).
+ *
+ * A full collection is not free, though: ≈ 18 ms in `alexc train`'s process, as long as a whole
+ * LeNet step, which it made 2× slower. So the step loops collect only after a step that left
+ * `COLLECT_ABOVE_BYTES` or more of replaced arrays behind: onnxruntime-node's AlexNet steps, not
+ * small models, and not steps on alexc's binding, which update their arrays in place.
  */
 import { setFlagsFromString } from "v8";
 import { runInNewContext } from "vm";
+
+/** Replaced arrays worth a full collection right away (smaller garbage is left to V8). */
+export const COLLECT_ABOVE_BYTES = 64 * 2 ** 20;
+
+/** Collects when the arrays a step replaced add up to `COLLECT_ABOVE_BYTES`; says whether it did. */
+export function collectReplaced(replacedBytes: number): boolean {
+  if (replacedBytes < COLLECT_ABOVE_BYTES) return false;
+  collectGarbage();
+  return true;
+}
 
 let gc: (() => void) | undefined;
 

@@ -21,7 +21,7 @@ import { BatchSampler, gatherBatch } from "./data/batches";
 import type { Split } from "./data/fashion-mnist";
 import { Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import type { TrainingProgram } from "./program";
-import { collectGarbage } from "./collect-garbage";
+import { collectReplaced } from "./collect-garbage";
 import { createSession, createStepSession, ExecutionProvider, type StepSession } from "./session";
 import { next, STEP_COUNTER } from "./step";
 import { multiStepBytes } from "./multistep";
@@ -235,15 +235,21 @@ export async function train(program: TrainingProgram, data: { train: Split; test
           lossSum += loss * b;
           correct += corrects[i];
         }
+        let replaced = 0;
         for (const name of tensors.keys()) {
           const t = out[next(name)];
           if (t.location === "gpu-buffer") {
             device.get(name)?.dispose();
             device.set(name, t);
-          } else tensors.set(name, t.data as Float32Array);
+          } else {
+            const before = tensors.get(name)!;
+            if (t.data !== before) replaced += before.byteLength;
+            tensors.set(name, t.data as Float32Array);
+          }
         }
-        // The arrays the step replaced are garbage now; collected before the next step copies out its own.
-        if (device.size === 0) collectGarbage();
+        // The arrays the step replaced (none where it updated them in place) are garbage now: large
+        // ones are collected before the next step copies out its own.
+        collectReplaced(replaced);
         step += group.length;
         batchIndex += group.length;
         seen += b * group.length;
