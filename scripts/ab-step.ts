@@ -4,13 +4,17 @@
  * run-to-run noise (±20% between processes, a few % between neighbouring steps).
  *
  *   git worktree add /tmp/alexc-base <commit> && ln -s "$PWD/node_modules" /tmp/alexc-base/
- *   npx tsx scripts/ab-step.ts [--batch 32] [--steps 10] [--model models/alexnet.ts] /tmp/alexc-base .
+ *   npx tsx scripts/ab-step.ts [--batch 32] [--steps 10] [--pause 100] [--model models/alexnet.ts] /tmp/alexc-base .
  *
  * Each tree's own program, CPU lowering and step session are used (alexc's binding, updates in
  * place, as `alexc train` runs the step; onnxruntime-node's where the binding is not built), with
  * Adam, the benchmark's synthetic batch and dropout masks as inputs. Two untimed steps each come
  * first. Prints per tree the median, mean and min step time and every timed step. Peak RSS is the
  * process's, shared by all trees: compare memory with `scripts/bench/alexc-worker.ts` instead.
+ * Between steps the script waits `--pause` ms (untimed): after a run, onnxruntime's intra-op
+ * threads spin for a while before they sleep, and the next session's run would share the cores
+ * with them (LeNet at batch 128, two sessions alternating: 37.8 ms a step without a pause,
+ * 20.1 ms with 50 ms, 18.9 ms for one session alone).
  */
 import * as path from "path";
 import { collectReplaced } from "../src/train/collect-garbage";
@@ -68,14 +72,16 @@ async function load(dir: string, model: string, batch: number): Promise<Tree> {
 async function main(): Promise<void> {
   const batch = Number(arg("batch", "32"));
   const steps = Number(arg("steps", "10"));
+  const pause = Number(arg("pause", "100"));
   const model = arg("model", "models/alexnet.ts");
   const dirs = positional().map((d) => path.resolve(d));
-  if (dirs.length < 2) throw new Error("usage: ab-step.ts [--batch B] [--steps N] [--model FILE] TREE TREE...");
+  if (dirs.length < 2) throw new Error("usage: ab-step.ts [--batch B] [--steps N] [--pause MS] [--model FILE] TREE TREE...");
   const trees: Tree[] = [];
   for (const d of dirs) trees.push(await load(d, model, batch));
   const ms: number[][] = trees.map(() => []);
   for (let r = 0; r < steps + 2; r++) {
     for (let q = 0; q < trees.length; q++) {
+      await new Promise((resolve) => setTimeout(resolve, pause));
       const t0 = performance.now();
       await trees[q].step();
       if (r >= 2) ms[q].push(performance.now() - t0);
