@@ -3,11 +3,12 @@
  * one process: the A/B for a change to the step graph whose effect is smaller than this machine's
  * run-to-run noise (±20% between processes, a few % between neighbouring steps).
  *
- *   git worktree add /tmp/alexc-base <commit> && ln -s "$PWD/node_modules" /tmp/alexc-base/
+ *   git worktree add /tmp/alexc-base <commit> && ln -s "$PWD/node_modules" /tmp/alexc-base/ && (cd /tmp/alexc-base && bash scripts/build-native.sh)
  *   npx tsx scripts/ab-step.ts [--batch 32] [--steps 10] [--pause 100] [--model models/alexnet.ts] /tmp/alexc-base .
  *
  * Each tree's own program, CPU lowering and step session are used (alexc's binding, updates in
- * place, as `alexc train` runs the step; onnxruntime-node's where the binding is not built), with
+ * place, as `alexc train` runs the step; onnxruntime-node's where the tree's binding is not built:
+ * each tree's runner is printed first, check that they match), with
  * Adam, the benchmark's synthetic batch and dropout masks as inputs. Two untimed steps each come
  * first. Prints per tree the median, mean and min step time and every timed step. Peak RSS is the
  * process's, shared by all trees: compare memory with `scripts/bench/alexc-worker.ts` instead.
