@@ -18,7 +18,7 @@
  * 20.1 ms with 50 ms, 18.9 ms for one session alone).
  */
 import * as path from "path";
-import { collectReplaced } from "../src/train/collect-garbage";
+import { carryOver } from "./bench/step-feeds";
 
 interface Tree {
   dir: string;
@@ -47,7 +47,7 @@ async function load(dir: string, model: string, batch: number): Promise<Tree> {
   const { adam } = req("src/train/optim/adam");
   const { programFromModel } = req("src/train/program-dsl");
   const { createStepSession } = req("src/train/session");
-  const { next, STEP_COUNTER } = req("src/train/step");
+  const { STEP_COUNTER } = req("src/train/step");
   const { batchFeeds, maskFeeds, stateFeeds } = req("scripts/bench/step-feeds");
   const program = programFromModel(def, adam(), 0);
   const lowered = program.loweredStepModel("dropout");
@@ -58,15 +58,7 @@ async function load(dir: string, model: string, batch: number): Promise<Tree> {
   const carried = [...names, STEP_COUNTER];
   return {
     dir,
-    step: async () => {
-      const out = await session.run(feeds);
-      let replaced = 0;
-      for (const n of carried) {
-        if (out[next(n)].data !== feeds[n].data) replaced += (feeds[n].data as ArrayBufferView).byteLength;
-        feeds[n] = out[next(n)];
-      }
-      collectReplaced(replaced);
-    },
+    step: async () => carryOver(feeds, await session.run(feeds), carried),
   };
 }
 

@@ -21,10 +21,9 @@ import { encodeModel } from "../../src/emit/encode";
 import { lowerConvsToNchwc, nchwcBlockSize } from "../../src/train/lower-cpu";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
-import { collectReplaced } from "../../src/train/collect-garbage";
 import { createSession, createStepSession, modelBytes } from "../../src/train/session";
-import { next, STEP_COUNTER } from "../../src/train/step";
-import { batchFeeds, maskFeeds, stateFeeds } from "./step-feeds";
+import { STEP_COUNTER } from "../../src/train/step";
+import { batchFeeds, carryOver, maskFeeds, stateFeeds } from "./step-feeds";
 
 async function main(): Promise<void> {
   const [modelFile, mode, batchText, repsText] = process.argv.slice(2);
@@ -75,14 +74,7 @@ async function main(): Promise<void> {
     const mutable = [...program.mutable.map((t) => t.name), STEP_COUNTER];
     for (let r = 0; r < warmup + reps; r++) {
       const t0 = performance.now();
-      const out = await session.run(feeds);
-      // What the trainer does: the new tensors replace the fed ones, and large replaced arrays are collected.
-      let replaced = 0;
-      for (const name of mutable) {
-        if (out[next(name)].data !== feeds[name].data) replaced += (feeds[name].data as ArrayBufferView).byteLength;
-        feeds[name] = out[next(name)];
-      }
-      collectReplaced(replaced);
+      carryOver(feeds, await session.run(feeds), mutable);
       if (r >= warmup) times.push(performance.now() - t0);
     }
   }

@@ -1,13 +1,15 @@
 /**
  * Synthetic feeds for a training program's step, shared by the benchmark, profiling and check
  * scripts: a fixed uint8 batch with its labels, lr and the step counter; the program's initial
- * parameters and optimizer state; dropout masks from a seeded generator.
+ * parameters and optimizer state; dropout masks from a seeded generator; and carrying a step's
+ * updated tensors into the next step's feeds as the trainer does.
  */
 import * as ort from "onnxruntime-node";
 import { Rng } from "../../src/graph/random";
 import type { MaskInput } from "../../src/train/lower-webgpu";
 import type { TrainingProgram } from "../../src/train/program";
-import { STEP_COUNTER } from "../../src/train/step";
+import { collectReplaced } from "../../src/train/collect-garbage";
+import { next, STEP_COUNTER } from "../../src/train/step";
 import { dropoutMask } from "../../src/train/trainer";
 
 /** images, labels, lr and the step counter (0); `salt` varies the batch. */
@@ -31,4 +33,18 @@ export function stateFeeds(program: TrainingProgram): Record<string, ort.Tensor>
   const { tensors } = program.initial();
   const dims = new Map(program.mutable.map((t) => [t.name, t.dims]));
   return Object.fromEntries([...tensors].map(([name, data]) => [name, new ort.Tensor("float32", data, [...dims.get(name)!])]));
+}
+
+/**
+ * What the trainer does after a step: each `<name>.next` output replaces `<name>` in `feeds` (on
+ * alexc's binding it is the same array, updated in place), and replaced arrays are collected when
+ * they are large (collect-garbage.ts).
+ */
+export function carryOver(feeds: Record<string, ort.Tensor>, out: Record<string, ort.Tensor>, names: readonly string[]): void {
+  let replaced = 0;
+  for (const name of names) {
+    if (out[next(name)].data !== feeds[name].data) replaced += (feeds[name].data as ArrayBufferView).byteLength;
+    feeds[name] = out[next(name)];
+  }
+  collectReplaced(replaced);
 }
