@@ -1,11 +1,12 @@
 /**
  * Where a training step's time goes, per op type and execution provider (onnxruntime's profiler):
  *
- *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25] [--nodes 0] [--native on|off]
+ *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25] [--nodes 0] [--native on|off] [--winograd on|off] [--nchwc on|off]
  *
  * Runs the step as the trainer does for that provider (the WebGPU lowering for webgpu, dropout
- * masks as inputs otherwise; on the CPU, alexc's own binding with the updates in place where it is
- * built, onnxruntime-node's with `--native off`), profiles every run, and reports the last one: wall time, kernel
+ * masks as inputs otherwise; on the CPU, the trainer's convolution lowering (lower-cpu.ts) and
+ * alexc's own binding with the updates in place where it is built, onnxruntime-node's with
+ * `--native off`), profiles every run, and reports the last one: wall time, kernel
  * time per provider, the op types that took longest, and the ops that onnxruntime placed on the
  * CPU although another provider was asked for (each such node costs copies between devices).
  * `--nodes N` also lists the N slowest single nodes with their input shapes.
@@ -22,7 +23,7 @@ import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
-import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
+import { lowerForCpu, nchwcBlockSize } from "../src/train/lower-cpu";
 import { relaunchUnderMallocTuning, stepsInPlace } from "../src/cli/malloc-tuning";
 import { createStepSession, type ExecutionProvider } from "../src/train/session";
 import { next } from "../src/train/step";
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
   const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
   const program = programFromModel(def, adam(), 0);
   const { bytes: stepBytes, masks } = program.loweredStepModel(ep === "webgpu" ? "webgpu" : "dropout");
-  const bytes = ep === "cpu" && arg("nchwc", "on") === "on" ? lowerConvsToNchwc(stepBytes, await nchwcBlockSize()).bytes : stepBytes;
+  const cpu = { blockSize: arg("nchwc", "on") === "on" ? await nchwcBlockSize() : 1, winograd: arg("winograd", "on") === "on" };
+  const bytes = ep === "cpu" ? lowerForCpu(stepBytes, cpu).bytes : stepBytes;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-profile-"));
   const names = program.mutable.map((t) => t.name);
   const session = await createStepSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step"), mutable: names, native });

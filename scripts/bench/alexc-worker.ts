@@ -1,10 +1,13 @@
 /**
- * One measurement in its own process (so peak RSS is its own): alexc's AlexNet forward
- * (inference session, float input), the same forward with the weights as graph inputs
- * ("forward-inputs": how the training step sees them, so onnxruntime cannot pre-pack them or
- * switch convolutions to its NCHWc layout by itself), or a training step (Adam, preprocessing in
- * the graph, dropout masks as inputs) run as `alexc train` runs it. Both take their convolutions
- * to the NCHWc kernels with lower-cpu.ts unless `--no-nchwc` is given; the step runs on alexc's own
+ * One measurement in its own process (so peak RSS is its own): alexc's AlexNet forward as
+ * exported ("forward": inference session, constant weights, float input; onnxruntime computes its
+ * convolutions directly), the same with its 3×3 and 5×5 convolutions by Winograd's algorithm
+ * ("forward-winograd", lower-winograd.ts; onnxruntime folds the filter transforms of constant
+ * weights once), the forward with the weights as graph inputs ("forward-inputs": how the training
+ * step sees them, so onnxruntime cannot pre-pack them or switch convolutions to its NCHWc layout
+ * by itself), or a training step (Adam, preprocessing in the graph, dropout masks as inputs) run
+ * as `alexc train` runs it. The last two go through the trainer's CPU lowering (lower-cpu.ts:
+ * Winograd unless `--no-winograd`, then NCHWc unless `--no-nchwc`); the step runs on alexc's own
  * binding (updates in place) unless `--no-native` is given; `--warmup W` untimed runs come first
  * (default 1).
  * Prints one JSON line: {"ms": [per-rep times], "maxRssMB": n}.
@@ -18,7 +21,8 @@ import { GraphBuilder } from "../../src/graph/ir";
 import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
-import { lowerConvsToNchwc, nchwcBlockSize } from "../../src/train/lower-cpu";
+import { lowerForCpu, nchwcBlockSize } from "../../src/train/lower-cpu";
+import { lowerConvsToWinograd } from "../../src/train/lower-winograd";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
 import { createSession, createStepSession, modelBytes } from "../../src/train/session";
@@ -27,18 +31,19 @@ import { batchFeeds, carryOver, maskFeeds, stateFeeds } from "./step-feeds";
 
 async function main(): Promise<void> {
   const [modelFile, mode, batchText, repsText] = process.argv.slice(2);
-  const blockSize = process.argv.includes("--no-nchwc") ? 1 : await nchwcBlockSize();
+  const cpu = { blockSize: process.argv.includes("--no-nchwc") ? 1 : await nchwcBlockSize(), winograd: !process.argv.includes("--no-winograd"), batch: Number(batchText) };
   const at = process.argv.indexOf("--warmup");
   const warmup = at >= 0 ? Number(process.argv[at + 1]) : 1;
   const def = (require(path.resolve(modelFile)) as { default: ModelDef }).default;
   const batch = Number(batchText);
   const reps = Number(repsText);
   const times: number[] = [];
-  if (mode === "forward" || mode === "forward-inputs") {
+  if (mode === "forward" || mode === "forward-winograd" || mode === "forward-inputs") {
     const [, c, h, w] = def.spec.input as number[];
     const x = new Float32Array(batch * c * h * w).map((_, i) => ((i * 7919) % 1000) / 1000);
     const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor("float32", x, [batch, c, h, w]) };
     let bytes = encodeModel(compileModel(def, { seed: 0 }));
+    if (mode === "forward-winograd") bytes = lowerConvsToWinograd(bytes, { batch }).bytes;
     if (mode === "forward-inputs") {
       const b = new GraphBuilder(def.spec.name);
       const input = b.input("input", "float32", def.spec.input);
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
         training: false,
       });
       b.output(traced.output, "logits");
-      bytes = lowerConvsToNchwc(modelBytes(b), blockSize).bytes;
+      bytes = lowerForCpu(modelBytes(b), cpu).bytes;
     }
     const session = await createSession(bytes);
     for (let r = 0; r < warmup; r++) await session.run(feeds);
@@ -64,7 +69,7 @@ async function main(): Promise<void> {
     const lowered = program.loweredStepModel("dropout");
     // As the trainer runs it: no memory pattern, convolutions lowered for the CPU, alexc's own
     // binding with the updates in place unless `--no-native`.
-    const session = await createStepSession(lowerConvsToNchwc(lowered.bytes, blockSize).bytes, {
+    const session = await createStepSession(lowerForCpu(lowered.bytes, cpu).bytes, {
       memoryPattern: false,
       mutable: program.mutable.map((t) => t.name),
       native: !process.argv.includes("--no-native"),

@@ -31,6 +31,7 @@ interface TrainArgs {
   "steps-per-run": number;
   lowering?: "default" | "webgpu";
   nchwc: boolean;
+  winograd: boolean;
   native: boolean;
 }
 
@@ -56,6 +57,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("steps-per-run", { type: "number", default: 1, describe: "optimizer steps per onnxruntime run (an ONNX Loop; keeps state on a GPU device)" })
       .option("lowering", { choices: ["default", "webgpu"] as const, describe: "step graph formulation (webgpu: no Dropout/OneHot/Loop/MaxPool-indices ops; default with --ep webgpu)" })
       .option("nchwc", { type: "boolean", default: true, describe: "CPU: convolutions on onnxruntime's blocked NCHWc kernels (--no-nchwc: its im2col ones)" })
+      .option("winograd", {
+        type: "boolean",
+        default: true,
+        describe: "CPU: 3×3 and 5×5 convolutions (≥ 64 channels) by Winograd's algorithm, F(m×m, r×r) (--no-winograd: direct, as onnxruntime computes them)",
+      })
       .option("native", {
         type: "boolean",
         default: true,
@@ -96,6 +102,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       evalBatchSize: batchSize,
       lowering: args.lowering ?? (args.ep === "webgpu" ? "webgpu" : "default"),
       nchwc: args.nchwc,
+      winograd: args.winograd,
       native: args.native,
       stepsPerRun: Math.max(1, Math.floor(positive("steps-per-run", args["steps-per-run"]) ?? 1)),
     };

@@ -25,10 +25,30 @@ import { decodeModel } from "../emit/decode";
 import { encodeModel, tensorProto } from "../emit/encode";
 import { IR_VERSION, onnx, OPSET } from "../emit/proto";
 import { makeTensor } from "../graph/types";
+import { lowerConvsToWinograd } from "./lower-winograd";
 
 export const NCHWC_DOMAIN = "com.microsoft.nchwc";
 
 const AT = onnx.AttributeProto.AttributeType;
+
+export interface CpuLowering {
+  /** NCHWc block size (nchwcBlockSize()); 1 leaves convolutions on onnxruntime's im2col kernels. */
+  readonly blockSize: number;
+  /** 3×3 and 5×5 convolutions as Winograd's F(m×m, r×r) first (lower-winograd.ts). */
+  readonly winograd: boolean;
+  /** The batch the session will run at (Winograd's transforms are sized for it). */
+  readonly batch?: number;
+}
+
+/**
+ * The bytes a CPU session runs (step, evaluation): eligible convolutions as Winograd's algorithm,
+ * then the rest on the NCHWc kernels. Counts what each pass rewrote.
+ */
+export function lowerForCpu(bytes: Uint8Array, opts: CpuLowering): { bytes: Uint8Array; winograd: number; nchwc: number } {
+  const w = opts.winograd ? lowerConvsToWinograd(bytes, { batch: opts.batch }) : { bytes, rewritten: 0 };
+  const n = lowerConvsToNchwc(w.bytes, opts.blockSize);
+  return { bytes: n.bytes, winograd: w.rewritten, nchwc: n.rewritten };
+}
 
 /** The model bytes (step, evaluation) with every eligible convolution on the NCHWc kernels; `rewritten` counts them. */
 export function lowerConvsToNchwc(bytes: Uint8Array, blockSize: number): { bytes: Uint8Array; rewritten: number } {

@@ -25,7 +25,7 @@ import { collectReplaced } from "./collect-garbage";
 import { createSession, createStepSession, ExecutionProvider, type StepSession } from "./session";
 import { next, STEP_COUNTER } from "./step";
 import { multiStepBytes } from "./multistep";
-import { lowerConvsToNchwc, nchwcBlockSize } from "./lower-cpu";
+import { lowerForCpu, nchwcBlockSize } from "./lower-cpu";
 import { deviceDownload, type DeviceDownload } from "./device-download";
 import type { MaskInput } from "./lower-webgpu";
 
@@ -54,6 +54,8 @@ export interface TrainConfig {
   lowering?: "default" | "webgpu";
   /** CPU: convolutions on onnxruntime's blocked NCHWc kernels (lower-cpu.ts); default true. */
   nchwc?: boolean;
+  /** CPU: 3×3 and 5×5 convolutions as Winograd's F(m×m, r×r) (lower-winograd.ts); default true. */
+  winograd?: boolean;
   /** CPU: the step on alexc's own onnxruntime binding, updates in place (native-session.ts), where it is built; default true. */
   native?: boolean;
 }
@@ -153,11 +155,17 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   const device = new Map<string, ort.Tensor>();
   let download: DeviceDownload | undefined;
   let runSession: StepSession | undefined;
-  // On the CPU, step and evaluation take the weights as inputs; lower-cpu.ts moves their
-  // convolutions onto the blocked kernels onnxruntime otherwise keeps for constant weights.
-  const blockSize = cfg.ep === "cpu" && (cfg.nchwc ?? true) ? await nchwcBlockSize() : 1;
-  const forCpu = (bytes: Uint8Array) => lowerConvsToNchwc(bytes, blockSize).bytes;
-  const evalSession = await createSession(forCpu(program.evalModel()), { ep: cfg.ep, threads: cfg.threads });
+  // On the CPU, step and evaluation take the weights as inputs; lower-cpu.ts computes their 3×3
+  // and 5×5 convolutions by Winograd's algorithm and moves the others onto the blocked kernels
+  // onnxruntime otherwise keeps for constant weights.
+  const cpu = { blockSize: cfg.ep === "cpu" && (cfg.nchwc ?? true) ? await nchwcBlockSize() : 1, winograd: cfg.ep === "cpu" && (cfg.winograd ?? true) };
+  const convs = { winograd: 0, nchwc: 0 };
+  const forCpu = (bytes: Uint8Array, batch: number) => {
+    const lowered = lowerForCpu(bytes, { ...cpu, batch });
+    Object.assign(convs, { winograd: lowered.winograd, nchwc: lowered.nchwc });
+    return lowered.bytes;
+  };
+  const evalSession = await createSession(forCpu(program.evalModel(), cfg.evalBatchSize), { ep: cfg.ep, threads: cfg.threads });
   const metricsFile = path.join(cfg.out, METRICS);
   const results: EpochMetrics[] = [];
   let interrupted = false;
@@ -191,11 +199,14 @@ export async function train(program: TrainingProgram, data: { train: Split; test
         native: k === 1 && cfg.native !== false,
       });
     // The same step every epoch unless K > 1 (its dropout seed changes): lowered for the CPU once.
-    const stepBytes = lowered && forCpu(lowered.bytes);
+    const stepBytes = lowered && forCpu(lowered.bytes, cfg.batchSize);
     runSession = cfg.ep === "webgpu" && stepBytes ? await stepSession(stepBytes) : undefined;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const session = runSession ?? (await stepSession(stepBytes ?? forCpu(program.stepModel(dropoutSeed(cfg.seed, epoch)))));
-      if (epoch === startEpoch) log.line(`step: ${session.runner}`);
+      const session = runSession ?? (await stepSession(stepBytes ?? forCpu(program.stepModel(dropoutSeed(cfg.seed, epoch)), cfg.batchSize)));
+      if (epoch === startEpoch) {
+        const lowered = cfg.ep === "cpu" ? `; convolutions: ${convs.winograd} by Winograd's algorithm, ${convs.nchwc} on NCHWc kernels` : "";
+        log.line(`step: ${session.runner}${lowered}`);
+      }
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
       let seen = 0;
