@@ -43,18 +43,18 @@ async function load(dir: string, model: string, batch: number): Promise<Tree> {
   // Each tree's modules are its own files, so nothing is shared between trees but onnxruntime.
   const req = (m: string) => require(path.join(dir, m));
   const def = req(model).default;
-  const { lowerConvsToNchwc, lowerForCpu, nchwcBlockSize } = req("src/train/lower-cpu");
+  const { cpuStepGradients, lowerConvsToNchwc, lowerForCpu, nchwcBlockSize } = req("src/train/lower-cpu");
   const { adam } = req("src/train/optim/adam");
   const { programFromModel } = req("src/train/program-dsl");
   const { createStepSession } = req("src/train/session");
   const { STEP_COUNTER } = req("src/train/step");
   const { batchFeeds, maskFeeds, stateFeeds } = req("scripts/bench/step-feeds");
   const program = programFromModel(def, adam(), 0);
-  const lowered = program.loweredStepModel("dropout");
-  const names: string[] = program.mutable.map((t: { name: string }) => t.name);
   // The tree's CPU lowering as its trainer applies it (trees before lowerForCpu had NCHWc alone).
-  const blockSize = await nchwcBlockSize();
-  const bytes = lowerForCpu ? lowerForCpu(lowered.bytes, { blockSize, winograd: true }).bytes : lowerConvsToNchwc(lowered.bytes, blockSize).bytes;
+  const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
+  const lowered = program.loweredStepModel("dropout", cpuStepGradients ? cpuStepGradients(cpu) : undefined);
+  const names: string[] = program.mutable.map((t: { name: string }) => t.name);
+  const bytes = lowerForCpu ? lowerForCpu(lowered.bytes, cpu).bytes : lowerConvsToNchwc(lowered.bytes, cpu.blockSize).bytes;
   const session = await createStepSession(bytes, { memoryPattern: false, mutable: names, native: true });
   process.stderr.write(`${dir}: ${session.runner}\n`);
   const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };

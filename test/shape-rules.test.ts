@@ -472,10 +472,11 @@ describe("Slice", () => {
     expect(op1(b, "Slice", [xs[0], b.ints([5]), b.ints([2]), b.ints([3])]).shape).toEqual([N, 3, 10, 0]);
   });
 
-  test("axes default to 0..k−1; a symbolic axis cannot be sliced", () => {
+  test("axes default to 0..k−1; a sliced symbolic axis gets a name", () => {
     const { b, xs } = setup([7, 3, 10], [N, 3]);
     expect(op1(b, "Slice", [xs[0], b.ints([1, 1]), b.ints([4, 3])]).shape).toEqual([3, 2, 10]);
-    expectRule(() => op(b, "Slice", [xs[1], b.ints([0]), b.ints([1]), b.ints([0])], {}, { name: "sl" }), "Slice", "sl", "cannot slice symbolic axis 0");
+    expect(op(b, "Slice", [xs[1], b.ints([0]), b.ints([1]), b.ints([0])], {}, { name: "sl" })[0].shape).toEqual(["sl_0", 3]);
+    expectRule(() => op(b, "Slice", [xs[1], b.ints([0]), b.ints([1]), b.ints([2])], {}, { name: "sl3" }), "Slice", "sl3", "axis 2 is out of range for rank 2");
   });
 
   test("steps, positive and negative, follow numpy's slicing (lengths checked against Python's range)", () => {
@@ -500,11 +501,13 @@ describe("Slice", () => {
     }
   });
 
-  test("a zero step, and starts unknown at build time", () => {
+  test("a zero step; starts unknown at build time give a named length; axes must be known", () => {
     const { b, xs } = setup([7, 3]);
     expectRule(() => op(b, "Slice", [xs[0], b.ints([0]), b.ints([4]), b.ints([0]), b.ints([0])], {}, { name: "sl" }), "Slice", "sl", "steps must be non-zero");
     const starts = input(b, "starts", [1], "int64");
-    expectRule(() => op(b, "Slice", [xs[0], starts, b.ints([4]), b.ints([0])], {}, { name: "sl2" }), "Slice", "sl2", "alexc supports Slice with constant starts, ends, axes and steps");
+    expect(op(b, "Slice", [xs[0], starts, b.ints([4]), b.ints([0])], {}, { name: "sl2" })[0].shape).toEqual(["sl2_0", 3]);
+    const axes = input(b, "axes", [1], "int64");
+    expectRule(() => op(b, "Slice", [xs[0], b.ints([0]), b.ints([4]), axes], {}, { name: "sl4" }), "Slice", "sl4", "alexc supports Slice with constant axes and steps");
   });
 });
 

@@ -13,6 +13,7 @@ import "./helpers/train-realm";
 import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../src/graph/ir";
 import { DType, numel, Value } from "../src/graph/types";
+import type { GradientOptions } from "../src/graph/op";
 import { gradients } from "../src/train/autodiff";
 import { adam } from "../src/train/optim/adam";
 import { buildStepGraph } from "../src/train/step";
@@ -38,6 +39,8 @@ interface Spec {
   readonly eps?: number;
   /** Relative tolerance (default 1e-6 for float64, 2e-3 for float32). */
   readonly tol?: number;
+  /** The gradient formulations to check (GradientOptions; default: the default ones). */
+  readonly gradients?: GradientOptions;
 }
 
 const awayFromZero: Gen = (rand, n) => normals(rand, n).map((v) => Math.sign(v || 1) * (0.3 + Math.abs(v)));
@@ -135,6 +138,44 @@ const SPECS: Spec[] = [
       { name: "bias", shape: [3] },
     ],
     build: (b, [x, w, bias]) => b.op1("Conv", [x, w, bias], { kernel_shape: [3, 2], dilations: [2, 2], pads: [2, 1, 1, 0] }),
+  },
+  {
+    // 64 channels: the Winograd form applies (ops/conv-weight-grad-winograd.ts), F(4, 3) for 6×6
+    name: "Conv 64 → 64, 3×3, pad 1 (Winograd-form dW)",
+    dtype: F32,
+    eps: 0.1,
+    gradients: { convWeightGrad: "winograd" },
+    inputs: [
+      { name: "x", shape: [2, 64, 6, 6] },
+      { name: "w", shape: [64, 64, 3, 3] },
+    ],
+    build: (b, [x, w]) => b.op1("Conv", [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+  },
+  {
+    name: "Conv 64 → 72, 5×5, pads 2/1, non-square input, bias (Winograd-form dW, overhanging tiles)",
+    dtype: F32,
+    eps: 0.1,
+    gradients: { convWeightGrad: "winograd" },
+    inputs: [
+      { name: "x", shape: [2, 64, 7, 5] },
+      { name: "w", shape: [72, 64, 5, 5] },
+      { name: "bias", shape: [72] },
+    ],
+    build: (b, [x, w, bias]) => b.op1("Conv", [x, w, bias], { kernel_shape: [5, 5], pads: [2, 1, 1, 2] }),
+  },
+  {
+    // F(3, 3) on 6×6: 4·2·2·(25·(2·64 + 2·64) + 9·64) = 111616 bytes of transforms per image. Sized
+    // for 6 images within 2.5 images' bytes: 3 slices of ⌈N/3⌉; a batch of 4 leaves the third
+    // slice past the end (it repeats the last image, which must count zero).
+    name: "Conv 64 → 64, 3×3 (Winograd-form dW in batch slices, one past the end)",
+    dtype: F32,
+    eps: 0.1,
+    gradients: { convWeightGrad: "winograd", batch: 6, winogradSliceBytes: 2.5 * 111616 },
+    inputs: [
+      { name: "x", shape: [4, 64, 6, 6] },
+      { name: "w", shape: [64, 64, 3, 3] },
+    ],
+    build: (b, [x, w]) => b.op1("Conv", [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
   },
   {
     name: "Gemm transB=0 with bias",
@@ -368,7 +409,7 @@ async function checkSpec(spec: Spec): Promise<void> {
   const gx = spec.inputs.map((i) => gb.input(i.name, dtype, i.shape));
   const gy = spec.build(gb, gx, dtype);
   const wrt = gx.filter((_, k) => spec.inputs[k].wrt !== false);
-  const grads = gradients(gb, lossOf(gb, gy), wrt);
+  const grads = gradients(gb, lossOf(gb, gy), wrt, spec.gradients);
   // The same value may be the gradient of several inputs (Add: dA = dB = dY); output it once
   // (GraphBuilder.output renames an unread value in place, so a second output of the old
   // handle would dangle — see the report).

@@ -21,7 +21,7 @@ import { GraphBuilder } from "../../src/graph/ir";
 import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
-import { lowerForCpu, nchwcBlockSize } from "../../src/train/lower-cpu";
+import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "../../src/train/lower-cpu";
 import { lowerConvsToWinograd } from "../../src/train/lower-winograd";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     }
   } else {
     const program = programFromModel(def, adam(), 0);
-    const lowered = program.loweredStepModel("dropout");
+    const lowered = program.loweredStepModel("dropout", cpuStepGradients(cpu));
     // As the trainer runs it: no memory pattern, convolutions lowered for the CPU, alexc's own
     // binding with the updates in place unless `--no-native`.
     const session = await createStepSession(lowerForCpu(lowered.bytes, cpu).bytes, {

@@ -39,9 +39,10 @@ export class RuleContext {
 /**
  * Choices among equal-valued gradient formulations, by the kernels that will run them.
  * `convWeightGrad`: a convolution's weight gradient as one GEMM per kernel offset ("gemm",
- * the default: fastest on onnxruntime's CPU kernels) or as one Conv with batch and channels
- * swapped ("conv": fastest on the WebGPU provider, which runs its convolutions far better than
- * many GEMMs over window copies).
+ * the default), as one Conv with batch and channels swapped ("conv": fastest on the WebGPU
+ * provider, which runs its convolutions far better than many GEMMs over window copies), or by
+ * Winograd's algorithm where it applies and as "gemm" elsewhere ("winograd": fastest on
+ * onnxruntime's CPU kernels, ops/conv-weight-grad-winograd.ts).
  * `poolScatterZeros`: the zeros max-pooling's gradient scatters into, shaped from the pooled
  * gradient's batch and the input's static dims ("batch", the default: nothing in the backward
  * reads the pool's input, so onnxruntime frees it after the forward — AlexNet's relu1 and relu2,
@@ -49,8 +50,14 @@ export class RuleContext {
  * turns into input · 0 on the GPU).
  */
 export interface GradientOptions {
-  readonly convWeightGrad?: "gemm" | "conv";
+  readonly convWeightGrad?: "gemm" | "conv" | "winograd";
   readonly poolScatterZeros?: "batch" | "input";
+  /**
+   * The batch the step will run at, and the most bytes the "winograd" weight gradient's
+   * transforms may take at once (default 128 MiB): larger batches run in slices.
+   */
+  readonly batch?: number;
+  readonly winogradSliceBytes?: number;
 }
 
 export interface OpDef {

@@ -26,6 +26,7 @@ import { encodeModel, tensorProto } from "../emit/encode";
 import { IR_VERSION, onnx, OPSET } from "../emit/proto";
 import { makeTensor } from "../graph/types";
 import { lowerConvsToWinograd } from "./lower-winograd";
+import type { GradientOptions } from "../graph/op";
 
 export const NCHWC_DOMAIN = "com.microsoft.nchwc";
 
@@ -48,6 +49,14 @@ export function lowerForCpu(bytes: Uint8Array, opts: CpuLowering): { bytes: Uint
   const w = opts.winograd ? lowerConvsToWinograd(bytes, { batch: opts.batch }) : { bytes, rewritten: 0 };
   const n = lowerConvsToNchwc(w.bytes, opts.blockSize);
   return { bytes: n.bytes, winograd: w.rewritten, nchwc: n.rewritten };
+}
+
+/**
+ * The gradient formulations of a step built for this lowering: with Winograd's convolutions, the
+ * weight gradients take its form too (ops/conv-weight-grad-winograd.ts), sliced for `batch`.
+ */
+export function cpuStepGradients(opts: CpuLowering): GradientOptions {
+  return opts.winograd ? { convWeightGrad: "winograd", batch: opts.batch } : {};
 }
 
 /** The model bytes (step, evaluation) with every eligible convolution on the NCHWc kernels; `rewritten` counts them. */

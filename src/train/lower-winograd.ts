@@ -1,114 +1,43 @@
 /**
- * A lowering pass for onnxruntime's CPU provider: 3×3 convolutions (stride 1) as Winograd's
- * minimal filtering algorithm F(4×4, 3×3), in standard ONNX ops.
+ * A lowering pass for onnxruntime's CPU provider: 3×3 and 5×5 convolutions of stride 1 by
+ * Winograd's minimal filtering algorithm F(m×m, r×r) (src/graph/winograd.ts), in standard ONNX ops.
  *
- * F(4×4, 3×3) computes each 4×4 output tile from a 6×6 input tile with 36 multiplications per
- * (input channel, output channel) pair instead of 144 (Lavin & Gray, "Fast Algorithms for
- * Convolutional Neural Networks", 2016): Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, summed over input
- * channels. Summed over channels, the ⊙ becomes one matrix product per tile position (36 of them):
+ * F(m×m, r×r) computes each m×m output tile from an α×α input tile (α = m + r − 1) with α²
+ * multiplications per (input channel, output channel) pair instead of m²r²:
+ * Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A. Summed over input channels, the ⊙ becomes one matrix product
+ * per tile position (α² of them):
  *
- *   V = Bᵀ d B for every 6×6 tile (stride 4) of every (channel, image) plane — one Conv3D over the
- *       planes stacked as depth, with the 36 kernels Bᵀ[a] ⊗ Bᵀ[b]; its output [36, C, N·T·T] is
- *       the product's layout, with no transpose;
- *   U = G g Gᵀ for every filter, from the weights in the graph (they are inputs of a training step);
- *   M = U · V: 36 products [K, C] × [C, N·T·T];
- *   Y = (Aᵀ ⊗ Aᵀ) M, the tiles put back in place by one Reshape/Transpose pair.
+ *   V = Bᵀ d B for every α×α tile (stride m) of every (channel, image) plane: one Conv3D over the
+ *       planes stacked as depth, with the α² kernels Bᵀ[a] ⊗ Bᵀ[b]; its output [α², C, N·T·T] is
+ *       the products' layout, with no transpose;
+ *   U = G g Gᵀ for every filter, from the weights in the graph (inputs of a training step);
+ *   M = U · V: α² products [K, C] × [C, N·T·T];
+ *   Y = (Aᵀ ⊗ Aᵀ) M, the tiles put back in place by two transposes; overhanging tiles are cropped.
  *
- * This applies to the forward convolutions and to the backward's dX convolutions alike (a 3×3
- * stride-1 convolution's dX is one). AlexNet's conv3–conv5 at batch 128 on our 2-core machine:
- * 2.0–2.4× faster than onnxruntime's own Conv (docs/performance.md). Float32 rounding differs from
- * a direct convolution: the transforms' coefficients (up to 8 in Aᵀ, 5 in Bᵀ) scale rounding errors
- * to ≈ 2e-4 of the output's largest value in the worst case measured, against ≈ 1e-6 directly; the
- * step is checked against the direct one (test/lower-winograd.test.ts).
+ * The tile is the one with the fewest multiplications for the output size (chooseTile: AlexNet's
+ * 13×13 conv3–conv5 get F(5×5, 3×3), its 27×27 conv2 F(3×3, 5×5)). The pass applies to forward
+ * convolutions and to the backward's dX convolutions alike (a stride-1 convolution's dX is one).
+ * Given the batch the session runs at, a convolution whose transforms would take more than
+ * `chunkBytes` runs in slices of the batch, one after another, so that the step's peak memory
+ * stays where it was. On our 2-core machine, AlexNet's step is 17–20% faster at batch 32 and 128
+ * with the same peak RSS (docs/performance.md).
+ *
+ * Float32 rounding differs from a direct convolution's: the transforms' coefficients scale the
+ * rounding errors to 2e-5–4e-5 of the output's largest value on AlexNet's shapes, against ≈ 1e-6
+ * directly (test/lower-winograd.test.ts checks convolutions and a whole step against direct ones).
  *
  * Like lower-cpu.ts, this rewrites the bytes handed to a CPU session, never the exported model. A
- * convolution is rewritten where all of these hold: 2-D, a 3×3 kernel, stride 1, dilation 1, one
- * group, explicit pads, static channels and spatial dims, and at least `MIN_CHANNELS` input and
- * output channels (below that the transforms cost more than the multiplications they save).
+ * convolution is rewritten where all of these hold: 2-D, a 3×3 or 5×5 kernel, stride 1, dilation 1,
+ * one group, explicit pads, static channels and spatial dims, and at least `MIN_CHANNELS` input
+ * and output channels.
  */
 import { decodeModel } from "../emit/decode";
 import { encodeModel, tensorProto } from "../emit/encode";
 import { onnx } from "../emit/proto";
 import { makeTensor } from "../graph/types";
+import { batchSlices, chooseTile, KERNELS, kron, MIN_CHANNELS, winogradTransforms } from "../graph/winograd";
 
 const AT = onnx.AttributeProto.AttributeType;
-
-/** The kernel sizes this pass rewrites (r of F(m×m, r×r)). */
-const KERNELS = [3, 5];
-
-/**
- * The finite interpolation points for an input tile of α (∞ is the last point): small integers
- * first, then 1/2, as in Lavin & Gray. α ≤ 7 keeps float32 rounding within ≈ 3e-5 of the output's
- * largest value (measured on AlexNet's conv3–conv5 shapes).
- */
-const POINTS: Readonly<Record<number, readonly number[]>> = { 4: [0, 1, -1], 5: [0, 1, -1, 2], 6: [0, 1, -1, 2, -2], 7: [0, 1, -1, 2, -2, 0.5] };
-const MAX_ALPHA = 7;
-
-/** Input channels and output channels from which a convolution is rewritten. */
-export const MIN_CHANNELS = 64;
-
-interface Transforms {
-  /** Bᵀ: α×α (input tile), G: α×r (filter), Aᵀ: m×α (output tile). */
-  readonly BT: number[][];
-  readonly G: number[][];
-  readonly AT: number[][];
-}
-
-/**
- * Bᵀ, G and Aᵀ of F(m, r) by Toom-Cook over the finite points and ∞: G and Aᵀ evaluate the filter
- * and output polynomials at the points, Bᵀ is the transposed inverse of the α×α evaluation matrix.
- * Lavin's convention for the scale: row i of Bᵀ times Π_{j≠i}(p_i − p_j), row i of G divided by it
- * (for F(4, 3) this gives the paper's matrices).
- */
-export function winogradTransforms(m: number, r: number): Transforms {
-  const alpha = m + r - 1;
-  const points = POINTS[alpha];
-  if (!points) throw new Error(`internal: no interpolation points for F(${m}, ${r})`);
-  const powers = (p: number | undefined, len: number) => Array.from({ length: len }, (_, k) => (p === undefined ? (k === len - 1 ? 1 : 0) : p ** k));
-  const pts: (number | undefined)[] = [...points, undefined];
-  const inv = invert(pts.map((p) => powers(p, alpha)));
-  const scale = pts.map((p, i) => (p === undefined ? 1 : points.reduce((acc, q, j) => (j === i ? acc : acc * (p - q)), 1)));
-  return {
-    BT: pts.map((_, i) => inv.map((row) => row[i] * scale[i])),
-    G: pts.map((p, i) => powers(p, r).map((v) => v / scale[i])),
-    AT: Array.from({ length: m }, (_, j) => pts.map((p) => powers(p, m)[j])),
-  };
-}
-
-/** The inverse of a small square matrix (Gauss-Jordan, partial pivoting, float64). */
-function invert(a: number[][]): number[][] {
-  const n = a.length;
-  const w = a.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
-  for (let c = 0; c < n; c++) {
-    let pivot = c;
-    for (let i = c + 1; i < n; i++) if (Math.abs(w[i][c]) > Math.abs(w[pivot][c])) pivot = i;
-    [w[c], w[pivot]] = [w[pivot], w[c]];
-    const d = w[c][c];
-    for (let j = 0; j < 2 * n; j++) w[c][j] /= d;
-    for (let i = 0; i < n; i++) {
-      const k = w[i][c];
-      if (i !== c && k !== 0) for (let j = 0; j < 2 * n; j++) w[i][j] -= k * w[c][j];
-    }
-  }
-  return w.map((row) => row.slice(n));
-}
-
-/** The Kronecker product of two matrices (arrays of rows). */
-function kron(a: number[][], b: number[][]): number[][] {
-  return a.flatMap((ra) => b.map((rb) => ra.flatMap((x) => rb.map((y) => x * y))));
-}
-
-/**
- * The output tile for an ho×wo output: the fewest multiplications, α² per tile, counting the
- * tiles that overhang the output (13×13: F(5, 3) with 9 tiles, 441 per channel pair, against
- * F(4, 3)'s 576 and a direct convolution's 1521); the smaller tile where equal (fewer rounding errors).
- */
-export function chooseTile(r: number, ho: number, wo: number): number {
-  const cost = (m: number) => (m + r - 1) ** 2 * Math.ceil(ho / m) * Math.ceil(wo / m);
-  let best = 2;
-  for (let m = 3; m + r - 1 <= MAX_ALPHA; m++) if (cost(m) < cost(best)) best = m;
-  return best;
-}
 
 export interface WinogradOptions {
   /** The output tile m of F(m×m, r×r) for every convolution (default: chooseTile). */
@@ -209,9 +138,9 @@ function lowerGraph(g: onnx.IGraphProto, opts: WinogradOptions): { graph: onnx.I
       out = convolve(x, "");
       if (crop) out = node("Slice", [out, ints([0, 0]), ints(crop), ints([2, 3])], bias ? "y_crop" : y);
     } else {
-      // The batch in `chunks` slices of ⌈N/k⌉ images, one after another: each slice's first input
-      // waits for one element of the previous slice's output (x > x is false, so the Reshape keeps
-      // the shape), and onnxruntime frees a slice's transforms before the next. onnxruntime's Conv
+      // The batch in `chunks` slices of ⌈N/k⌉ images, one after another: each slice's start adds
+      // x > x (false, 0) of the previous slice's first output element, so onnxruntime runs the
+      // slices in order and frees one slice's transforms before the next. onnxruntime's Conv
       // takes no empty batch: a slice past the end (N < k, or N = 5 in 4 slices of 2) computes the
       // last image again, and the joined output is cut back to N images.
       const batch = node("Slice", [node("Shape", [x], "x_shape"), ints([0]), ints([1])], "batch");
@@ -221,11 +150,11 @@ function lowerGraph(g: onnx.IGraphProto, opts: WinogradOptions): { graph: onnx.I
       const parts: string[] = [];
       let after: string | undefined;
       for (let i = 0; i < k; i++) {
-        const start = i === 0 ? ints([0]) : node("Min", [node("Mul", [size, ints([i])], `start_${i}_full`), lastImage], `start_${i}`);
-        const end = node("Max", [node("Min", [node("Mul", [size, ints([i + 1])], `end_${i}_full`), batch], `end_${i}_cut`), node("Add", [start, ints([1])], `end_${i}_least`)], `end_${i}`);
-        let xi = node("Slice", [x, start, end, ints([0])], `x_${i}`);
-        if (after) xi = node("Reshape", [xi, node("Add", [node("Shape", [xi], `x_${i}_shape`), after], `x_${i}_gated_shape`)], `x_${i}_gated`);
-        const yi = convolve(xi, `_${i}`);
+        const clamped = i === 0 ? ints([0]) : node("Min", [node("Mul", [size, ints([i])], `start_${i}_full`), lastImage], `start_${i}_clamped`);
+        const end = node("Max", [node("Min", [node("Mul", [size, ints([i + 1])], `end_${i}_full`), batch], `end_${i}_cut`), node("Add", [clamped, ints([1])], `end_${i}_least`)], `end_${i}`);
+        // `after` is 0, computed from the previous slice's output: this slice cannot start before it exists.
+        const start = after ? node("Add", [clamped, after], `start_${i}`) : clamped;
+        const yi = convolve(node("Slice", [x, start, end, ints([0])], `x_${i}`), `_${i}`);
         parts.push(yi);
         if (i < k - 1) {
           const first = node("Slice", [node("Reshape", [yi, ints([-1])], `y_${i}_flat`), ints([0]), ints([1])], `y_${i}_first`);
@@ -278,6 +207,6 @@ function planConv(n: onnx.INodeProto, dims: Map<string, Dims | undefined>, opts:
   // and the output tiles (m² per tile and output channel), float32.
   const alpha = m + r - 1;
   const perImage = 4 * tiles[0] * tiles[1] * (alpha * alpha * (2 * cin + cout) + m * m * cout);
-  const chunks = opts.batch ? Math.min(opts.batch, Math.max(1, Math.ceil((opts.batch * perImage) / (opts.chunkBytes ?? CHUNK_BYTES)))) : 1;
+  const chunks = batchSlices(opts.batch, perImage, opts.chunkBytes ?? CHUNK_BYTES);
   return { chunks, m, r, cin, cout, h, w: wdt, pads, tiles, crop };
 }

@@ -31,10 +31,10 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
     },
     stepModel: (dropoutSeed) => modelBytes(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b),
     lowerings: ["webgpu", "dropout"],
-    loweredStepModel(kind) {
+    loweredStepModel(kind, options = {}) {
       // The WebGPU provider runs one Conv per weight gradient far faster than the CPU's choice of
       // one GEMM per kernel offset (AlexNet's step on an H200: 251 → 165 ms at batch 128).
-      const gradients = kind === "webgpu" ? WEBGPU_GRADIENTS : {};
+      const gradients = kind === "webgpu" ? WEBGPU_GRADIENTS : options;
       const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0, gradients }).b.build();
       if (kind === "dropout") {
         const { graph, masks } = lowerDropout(step);

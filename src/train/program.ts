@@ -6,6 +6,7 @@
 import type { TrainDefaults } from "../graph/dsl";
 import type { MaskInput } from "./lower-webgpu";
 import type { TorchNames } from "../emit/state-dict";
+import type { GradientOptions } from "../graph/op";
 
 export type Lowering = "webgpu" | "dropout";
 
@@ -34,9 +35,10 @@ export interface TrainingProgram {
   readonly lowerings: readonly Lowering[];
   /**
    * The step with dropout masks as inputs (lower-webgpu.ts): "webgpu" lowers every op the WebGPU
-   * provider lacks, "dropout" only Dropout (the CPU trainer's default).
+   * provider lacks, "dropout" only Dropout (the CPU trainer's default). `gradients` chooses the
+   * gradient formulations where the program builds its step (a model file; a built .onnx keeps its own).
    */
-  loweredStepModel(kind: Lowering): { bytes: Uint8Array; masks: readonly MaskInput[]; maxBatch?: number };
+  loweredStepModel(kind: Lowering, gradients?: GradientOptions): { bytes: Uint8Array; masks: readonly MaskInput[]; maxBatch?: number };
   /** images uint8 + labels + parameters → logits, correct. */
   evalModel(): Uint8Array;
   /** The trained model: inference graph with these weights, training_info with this state. */

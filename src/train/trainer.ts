@@ -25,7 +25,7 @@ import { collectReplaced } from "./collect-garbage";
 import { createSession, createStepSession, ExecutionProvider, type StepSession } from "./session";
 import { next, STEP_COUNTER } from "./step";
 import { multiStepBytes } from "./multistep";
-import { lowerForCpu, nchwcBlockSize } from "./lower-cpu";
+import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "./lower-cpu";
 import { deviceDownload, type DeviceDownload } from "./device-download";
 import type { MaskInput } from "./lower-webgpu";
 
@@ -177,7 +177,12 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     // Dropout masks come from alexc's generator (per epoch and batch) as step inputs, so the step
     // model is the same every epoch; K steps per run (an ONNX Loop) keep onnxruntime's Dropout,
     // seeded per epoch.
-    const lowered = cfg.lowering === "webgpu" ? program.loweredStepModel("webgpu") : k === 1 ? program.loweredStepModel("dropout") : undefined;
+    const lowered =
+      cfg.lowering === "webgpu"
+        ? program.loweredStepModel("webgpu")
+        : k === 1
+          ? program.loweredStepModel("dropout", cpuStepGradients({ ...cpu, batch: cfg.batchSize }))
+          : undefined;
     if (lowered?.maxBatch !== undefined && cfg.batchSize > lowered.maxBatch) {
       throw new UsageError(`--batch-size ${cfg.batchSize}: the WebGPU step indexes max-pooling in int32, which holds batches up to ${lowered.maxBatch} for '${program.name}'`);
     }

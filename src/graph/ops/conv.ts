@@ -7,6 +7,7 @@ import type { GraphBuilder, Node } from "../ir";
 import { Attrs, OpDef, RuleContext } from "../op";
 import { isStatic, TensorType, Value } from "../types";
 import { transposeOutputPadding, windowFromAttrs, windowOutput } from "./window";
+import { convWeightGradWinograd, winogradWeightGradApplies } from "./conv-weight-grad-winograd";
 
 const CONV_ATTRS = {
   kernel_shape: "ints",
@@ -53,7 +54,12 @@ export const Conv: OpDef = {
     const group = (node.attrs.group as number | undefined) ?? 1;
     if (group !== 1 && wanted[1]) throw new Error("internal: grouped Conv weight gradient is not supported");
     const dX = wanted[0] ? convInputGrad(b, dY, w, x, win, node.attrs) : undefined;
-    const dW = wanted[1] ? convWeightGrad(b, x, dY, w, win, opts.convWeightGrad ?? "gemm") : undefined;
+    const form = opts.convWeightGrad ?? "gemm";
+    const dW = !wanted[1]
+      ? undefined
+      : form === "winograd" && winogradWeightGradApplies(x, dY, w, win)
+        ? convWeightGradWinograd(b, x, dY, w, win, opts)
+        : convWeightGrad(b, x, dY, w, win, form === "conv" ? "conv" : "gemm");
     const dB = bias && wanted[2] ? b.op1("ReduceSum", [dY, b.ints([0, ...range(2, rank + 2)])], { keepdims: 0 }) : undefined;
     return [dX, dW, dB];
   },

@@ -113,20 +113,24 @@ export const Slice: OpDef = {
   type: "Slice",
   attrs: {},
   nondiff: [1, 2, 3, 4],
-  infer([x], _attrs, ctx) {
+  infer([x, , , axesInput, stepsInput], _attrs, ctx) {
     if (!x) return ctx.fail("needs an input");
     const starts = ctx.shapeValue(1);
     const ends = ctx.shapeValue(2);
-    const axes = ctx.shapeValue(3) ?? starts?.map((_, i) => i);
-    const steps = ctx.shapeValue(4) ?? starts?.map(() => 1);
-    if (!starts || !ends || !axes || !steps) return ctx.fail("alexc supports Slice with constant starts, ends, axes and steps");
+    // Starts and ends may be computed (a slice of the batch): their axes still must be known.
+    const axes = axesInput ? ctx.shapeValue(3) : (starts ?? ends)?.map((_, i) => i);
+    const steps = stepsInput ? ctx.shapeValue(4) : axes?.map(() => 1);
+    if (!axes || !steps) return ctx.fail("alexc supports Slice with constant axes and steps");
     const shape = [...x.shape];
     axes.forEach((axis, i) => {
       const a = (axis as number) < 0 ? (axis as number) + shape.length : (axis as number);
+      if (a < 0 || a >= shape.length) return ctx.fail(`axis ${axis} is out of range for rank ${shape.length}`);
       const size = shape[a];
-      if (typeof size !== "number") return ctx.fail(`cannot slice symbolic axis ${a}`);
       if (steps[i] === 0) return ctx.fail("steps must be non-zero");
-      shape[a] = sliceLength(size, starts[i] as number, ends[i] as number, steps[i] as number);
+      const [start, end] = [starts?.[i], ends?.[i]];
+      // A length that depends on a symbolic size or on computed bounds gets a name of its own.
+      shape[a] =
+        typeof size === "number" && typeof start === "number" && typeof end === "number" ? sliceLength(size, start, end, steps[i] as number) : `${ctx.node}_${a}`;
     });
     return [{ dtype: x.dtype, shape }];
   },

@@ -25,7 +25,8 @@ export function windowOutput(spatial: readonly Dim[], w: Window, ctx: RuleContex
     const d = w.dilations[i] ?? 1;
     const pb = w.pads[i] ?? 0;
     const pe = w.pads[i + n] ?? 0;
-    if (typeof size !== "number") return `${ctx.node}_${AXIS_NAMES[i] ?? i}`;
+    // A symbolic size passes through a window that keeps every position (kernel 1, stride 1, no pads).
+    if (typeof size !== "number") return k === 1 && s === 1 && pb === 0 && pe === 0 ? size : `${ctx.node}_${AXIS_NAMES[i] ?? i}`;
     const span = d * (k - 1) + 1;
     const padded = size + pb + pe;
     if (span > padded) {
