@@ -142,7 +142,7 @@ test("a batch too large for the transforms runs in slices, any batch size the sa
   const o = { cin: 64, cout: 64, h: 13, w: 13, r: 3, pads: [1, 1, 1, 1], bias: true };
   const bytes = convModel(o);
   // 4·9·(49·(2·64 + 64) + 25·64) = 396 KB of transforms per image: 8 images → 4 slices of 1 MB.
-  const sliced = lowerConvsToWinograd(bytes, { batch: 8, chunkBytes: 1 << 20 });
+  const sliced = lowerConvsToWinograd(bytes, { batch: 8, sliceBytes: 1 << 20 });
   expect(sliced.rewritten).toBe(1);
   const nodes = decodeModel(sliced.bytes, "t").graph!.node!;
   expect(nodes.filter((n) => n.opType === "Conv")).toHaveLength(4);

@@ -18,7 +18,7 @@
  * 13×13 conv3–conv5 get F(5×5, 3×3), its 27×27 conv2 F(3×3, 5×5)). The pass applies to forward
  * convolutions and to the backward's dX convolutions alike (a stride-1 convolution's dX is one).
  * Given the batch the session runs at, a convolution whose transforms would take more than
- * `chunkBytes` runs in slices of the batch, one after another, so that the step's peak memory
+ * `sliceBytes` runs in slices of the batch, one after another, so that the step's peak memory
  * stays where it was. On our 2-core machine, AlexNet's step is 17–20% faster at batch 32 and 128
  * with the same peak RSS (docs/performance.md).
  *
@@ -35,7 +35,7 @@ import { decodeModel } from "../emit/decode";
 import { encodeModel, tensorProto } from "../emit/encode";
 import { onnx } from "../emit/proto";
 import { makeTensor } from "../graph/types";
-import { batchSlices, chooseTile, KERNELS, kron, MIN_CHANNELS, winogradTransforms } from "../graph/winograd";
+import { batchSlices, chooseTile, KERNELS, kron, MIN_CHANNELS, SLICE_BYTES, winogradTransforms } from "../graph/winograd";
 
 const AT = onnx.AttributeProto.AttributeType;
 
@@ -48,17 +48,10 @@ export interface WinogradOptions {
    * one after another (without `batch`, in one piece).
    */
   readonly batch?: number;
-  readonly chunkBytes?: number;
+  readonly sliceBytes?: number;
 }
 
-/**
- * The default for WinogradOptions.chunkBytes. AlexNet's step at batch 128, peak RSS: 1947 MB in
- * one piece, 1613 MB with 256 MiB, 1574 MB with 128 MiB (without Winograd: 1575 MB), 1578 MB with
- * 64 MiB, which was also slower (docs/performance.md).
- */
-export const CHUNK_BYTES = 128 * 2 ** 20;
-
-/** The model bytes with every eligible 3×3 convolution as F(m×m, 3×3); `rewritten` counts them. */
+/** The model bytes with every eligible convolution as F(m×m, r×r); `rewritten` counts them. */
 export function lowerConvsToWinograd(bytes: Uint8Array, opts: WinogradOptions = {}): { bytes: Uint8Array; rewritten: number } {
   const m = decodeModel(bytes, "model for the Winograd lowering");
   const { graph, rewritten } = lowerGraph(m.graph as onnx.IGraphProto, opts);
@@ -134,17 +127,17 @@ function lowerGraph(g: onnx.IGraphProto, opts: WinogradOptions): { graph: onnx.I
     };
 
     let out: string;
-    if (plan.chunks === 1) {
+    if (plan.slices === 1) {
       out = convolve(x, "");
       if (crop) out = node("Slice", [out, ints([0, 0]), ints(crop), ints([2, 3])], bias ? "y_crop" : y);
     } else {
-      // The batch in `chunks` slices of ⌈N/k⌉ images, one after another: each slice's start adds
+      // The batch in k slices of ⌈N/k⌉ images, one after another: each slice's start adds
       // x > x (false, 0) of the previous slice's first output element, so onnxruntime runs the
       // slices in order and frees one slice's transforms before the next. onnxruntime's Conv
       // takes no empty batch: a slice past the end (N < k, or N = 5 in 4 slices of 2) computes the
       // last image again, and the joined output is cut back to N images.
       const batch = node("Slice", [node("Shape", [x], "x_shape"), ints([0]), ints([1])], "batch");
-      const k = plan.chunks;
+      const k = plan.slices;
       const size = node("Div", [node("Add", [batch, ints([k - 1])], "batch_up"), ints([k])], "slice_size");
       const lastImage = node("Sub", [batch, ints([1])], "last_image");
       const parts: string[] = [];
@@ -207,6 +200,6 @@ function planConv(n: onnx.INodeProto, dims: Map<string, Dims | undefined>, opts:
   // and the output tiles (m² per tile and output channel), float32.
   const alpha = m + r - 1;
   const perImage = 4 * tiles[0] * tiles[1] * (alpha * alpha * (2 * cin + cout) + m * m * cout);
-  const chunks = batchSlices(opts.batch, perImage, opts.chunkBytes ?? CHUNK_BYTES);
-  return { chunks, m, r, cin, cout, h, w: wdt, pads, tiles, crop };
+  const slices = batchSlices(opts.batch, perImage, opts.sliceBytes ?? SLICE_BYTES);
+  return { slices, m, r, cin, cout, h, w: wdt, pads, tiles, crop };
 }

@@ -11,16 +11,13 @@
  *
  * The per-offset GEMMs (the "gemm" form) multiply N·Ho·Wo·r² per channel pair; this form α²·N·T²
  * (AlexNet's conv2: 49·81 = 3969 against 25·729 = 18225). With `GradientOptions.batch`, batches
- * whose transforms would take more than `WEIGHT_GRAD_BYTES` run in slices of ⌈N/k⌉ images, one
+ * whose transforms would take more than `SLICE_BYTES` (winograd.ts) run in slices of ⌈N/k⌉ images, one
  * after another, and their M are added up (a slice past the end of a smaller batch counts zero).
  */
 import type { GraphBuilder } from "../ir";
 import type { GradientOptions } from "../op";
 import { DTYPE_CODE, isStatic, Value } from "../types";
-import { batchSlices, chooseTile, KERNELS, kron, MIN_CHANNELS, winogradTransforms } from "../winograd";
-
-/** The default for GradientOptions.winogradSliceBytes (as the CPU lowering's forward, lower-winograd.ts). */
-export const WEIGHT_GRAD_BYTES = 128 * 2 ** 20;
+import { batchSlices, chooseTile, KERNELS, kron, MIN_CHANNELS, SLICE_BYTES, winogradTransforms } from "../winograd";
 
 interface Window {
   readonly kernel: readonly number[];
@@ -66,7 +63,7 @@ export function convWeightGradWinograd(b: GraphBuilder, x: Value, dY: Value, w: 
   };
 
   const perImage = 4 * th * tw * (a2 * (2 * cin + 2 * cout) + m * m * cout);
-  const k = batchSlices(opts.batch, perImage, opts.winogradSliceBytes ?? WEIGHT_GRAD_BYTES);
+  const k = batchSlices(opts.batch, perImage, opts.winogradSliceBytes ?? SLICE_BYTES);
   let sum: Value;
   if (k === 1) sum = products(x, dY);
   else {
