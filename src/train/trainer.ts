@@ -209,8 +209,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
       const session = runSession ?? (await stepSession(stepBytes ?? forCpu(program.stepModel(dropoutSeed(cfg.seed, epoch)), cfg.batchSize)));
       if (epoch === startEpoch) {
-        const lowered = cfg.ep === "cpu" ? `; convolutions: ${convs.winograd} by Winograd's algorithm, ${convs.nchwc} on NCHWc kernels` : "";
-        log.line(`step: ${session.runner}${lowered}`);
+        const convLine = cfg.ep === "cpu" ? `; convolutions: ${convs.winograd} by Winograd's algorithm, ${convs.nchwc} on NCHWc kernels` : "";
+        log.line(`step: ${session.runner}${convLine}`);
       }
       const sampler = new BatchSampler(data.train.count, cfg.batchSize, { shuffle: true, rng: Rng.derive(cfg.seed, "shuffle", epoch) });
       const t0 = Date.now();
