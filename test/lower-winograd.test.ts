@@ -23,6 +23,7 @@ import { buildStepGraph, next } from "../src/train/step";
 import { train, type TrainConfig } from "../src/train/trainer";
 import { agreement } from "./helpers/compare";
 import { makeTmpDir } from "./helpers/tmp";
+import { syntheticSplit } from "./helpers/train-idx";
 
 /** A deterministic pseudo-random sequence in [-1, 1). */
 function noise(count: number, seed: number): number[] {
@@ -260,20 +261,13 @@ test("AlexNet: the step as the trainer runs it on the CPU == the direct one (bat
 describe("the trainer lowers CPU convolutions by default; --no-winograd turns it off", () => {
   const tmp = makeTmpDir("alexc-winograd-");
   afterAll(() => tmp.remove());
-  const split = (count: number, seed: number) => ({
-    images: Uint8Array.from({ length: count * 784 }, (_, i) => (i * 31 + seed) % 256),
-    labels: Uint8Array.from({ length: count }, (_, i) => (i + seed) % 10),
-    count,
-    rows: 28 as const,
-    cols: 28 as const,
-  });
   const run = async (winograd: boolean | undefined) => {
     const lines: string[] = [];
     const cfg: TrainConfig = {
       epochs: 1, batchSize: 8, lr: 1e-3, optimizer: "adam", seed: 0, ep: "cpu", threads: 1,
       out: tmp.sub(String(winograd)), resume: false, evalBatchSize: 8, winograd,
     };
-    const metrics = await train(programFromModel(wide as ModelDef, adam(), 0), { train: split(16, 1), test: split(8, 2) }, cfg, { line: (t) => lines.push(t), progress: () => undefined });
+    const metrics = await train(programFromModel(wide as ModelDef, adam(), 0), { train: syntheticSplit(16, 1), test: syntheticSplit(8, 2) }, cfg, { line: (t) => lines.push(t), progress: () => undefined });
     return { line: lines.find((l) => l.startsWith("step:"))!, loss: metrics[0].train_loss };
   };
   test("step log and losses", async () => {

@@ -20,6 +20,7 @@ import { programFromModel } from "../src/train/program-dsl";
 import { buildStepGraph } from "../src/train/step";
 import { batchFeeds, maskFeeds, stateFeeds } from "../scripts/bench/step-feeds";
 import { makeTmpDir } from "./helpers/tmp";
+import { syntheticSplit } from "./helpers/train-idx";
 
 // fc1's weight: 1352 × 512 = 692 k floats from 1352 + 512 per example (ratio 371, above 256);
 // fc2's: 5120 from 522 per example (ratio 10); the convolution's: 72 from 784 + 1352·4.
@@ -111,13 +112,6 @@ describe("the trainer counts the arrays each step replaced", () => {
   const tmp = makeTmpDir("alexc-garbage-");
   afterAll(() => tmp.remove());
   // A full collection costs about as much as a whole LeNet step (≈ 18 ms): in-place steps must not pay it.
-  const split = (count: number, seed: number) => ({
-    images: Uint8Array.from({ length: count * 784 }, (_, i) => (i * 31 + seed) % 256),
-    labels: Uint8Array.from({ length: count }, (_, i) => (i + seed) % 10),
-    count,
-    rows: 28 as const,
-    cols: 28 as const,
-  });
   const run = async (native: boolean): Promise<number[]> => {
     const spy = jest.spyOn(garbage, "collectReplaced");
     try {
@@ -126,7 +120,7 @@ describe("the trainer counts the arrays each step replaced", () => {
         epochs: 1, batchSize: 16, lr: 1e-3, optimizer: "adam", seed: 0, ep: "cpu", threads: 1,
         out: tmp.sub(native ? "native" : "no-native"), resume: false, evalBatchSize: 16, native,
       };
-      await train(program, { train: split(48, 1), test: split(16, 2) }, cfg, { line: () => undefined, progress: () => undefined });
+      await train(program, { train: syntheticSplit(48, 1), test: syntheticSplit(16, 2) }, cfg, { line: () => undefined, progress: () => undefined });
       return spy.mock.calls.map(([bytes]) => bytes);
     } finally {
       spy.mockRestore();

@@ -107,8 +107,8 @@ function lowerGraph(g: onnx.IGraphProto, opts: WinogradOptions): { graph: onnx.I
     const wFlat = node("Reshape", [w, ints([cout * cin, r * r])], "w_flat");
     const u = node("Reshape", [node("Gemm", [filterTransform, wFlat], "u_flat", [{ name: "transB", type: AT.INT, i: 1 }]), ints([a2, cout, cin])], "u");
 
-    /** The convolution of a batch `xs` (without bias), as [N, K, m·th, m·tw]. */
-    const convolve = (xs: string, tag: string): string => {
+    /** The convolution of a batch `xs` (without bias), as [N, K, m·th, m·tw], named `output` if given. */
+    const convolve = (xs: string, tag: string, output?: string): string => {
       const t = (s: string) => `${s}${tag}`;
       // V: [α², C, N·th·tw], the planes ordered channel-major so that no transpose follows the Conv3D.
       const planes = node("Reshape", [node("Transpose", [xs], t("x_cn"), perm([1, 0, 2, 3])), ints([1, 1, -1, plan.h, plan.w])], t("planes"));
@@ -123,12 +123,12 @@ function lowerGraph(g: onnx.IGraphProto, opts: WinogradOptions): { graph: onnx.I
       const tilesOut = node("MatMul", [outputTransform, node("Reshape", [mm, ints([a2, -1])], t("m_flat"))], t("y_tiles"));
       const yb = node("Transpose", [node("Reshape", [tilesOut, ints([m, m, -1])], t("y_ab"))], t("y_a_b"), perm([0, 2, 1]));
       const ya = node("Transpose", [node("Reshape", [yb, ints([m, -1, th, tw * m])], t("y_a"))], t("y_kn_tiles"), perm([1, 2, 0, 3]));
-      return node("Transpose", [node("Reshape", [ya, ints([cout, -1, m * th, m * tw])], t("y_kn"))], t("y_nk"), perm([1, 0, 2, 3]));
+      return node("Transpose", [node("Reshape", [ya, ints([cout, -1, m * th, m * tw])], t("y_kn"))], output ?? t("y_nk"), perm([1, 0, 2, 3]));
     };
 
     let out: string;
     if (plan.slices === 1) {
-      out = convolve(x, "");
+      out = convolve(x, "", crop || bias ? undefined : y);
       if (crop) out = node("Slice", [out, ints([0, 0]), ints(crop), ints([2, 3])], bias ? "y_crop" : y);
     } else {
       // The batch in k slices of ⌈N/k⌉ images, one after another: each slice's start adds
@@ -161,7 +161,6 @@ function lowerGraph(g: onnx.IGraphProto, opts: WinogradOptions): { graph: onnx.I
       out = node("Slice", [joined, ints(crop ? [0, 0, 0] : [0]), ends, ints(crop ? [0, 2, 3] : [0])], bias ? "y_cut" : y);
     }
     if (bias) out = node("Add", [out, node("Reshape", [bias, ints([1, cout, 1, 1])], "bias4")], y);
-    if (out !== y) nodes[nodes.length - 1].output = [y];
     rewritten++;
   }
   return { graph: { ...g, node: nodes, initializer: [...(g.initializer ?? []), ...initializers] }, rewritten };

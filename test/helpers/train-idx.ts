@@ -26,6 +26,17 @@ export function idxLabels(labels: Uint8Array): Buffer {
   return Buffer.concat([head, Buffer.from(labels)]);
 }
 
+/** An in-memory synthetic split (28×28 images, labels 0..9) for calling the trainer in process. */
+export function syntheticSplit(count: number, seed: number) {
+  return {
+    images: Uint8Array.from({ length: count * 784 }, (_, i) => (i * 31 + seed) % 256),
+    labels: Uint8Array.from({ length: count }, (_, i) => (i + seed) % 10),
+    count,
+    rows: 28 as const,
+    cols: 28 as const,
+  };
+}
+
 /** Writes a raw (uncompressed) synthetic data set: `train` and `test` images with labels 0..9. */
 export function writeSyntheticData(dir: string, train: number, test: number, seed = 1): void {
   fs.mkdirSync(dir, { recursive: true });
