@@ -47,19 +47,51 @@ export function isPng(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && Buffer.from(bytes.subarray(0, 8)).equals(SIGNATURE);
 }
 
+interface Header {
+  readonly width: number;
+  readonly height: number;
+  readonly depth: number;
+  readonly colour: number;
+  readonly interlace: number;
+}
+
+/** The chunks a decoder needs, checked one by one (length, CRC, order, header values). */
+interface Chunks {
+  readonly header: Header;
+  readonly palette?: Uint8Array;
+  readonly trns?: Uint8Array;
+  readonly idat: readonly Buffer[];
+}
+
+type Fail = (why: string) => never;
+
 export function decodePng(bytes: Uint8Array, source: string): Image {
-  const fail = (why: string): never => {
+  const fail: Fail = (why) => {
     throw new BadDataError(`${source}: ${why}`);
   };
   if (!isPng(bytes)) fail("not a PNG file (no PNG signature)");
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const chunks = readChunks(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), fail);
+  const h = chunks.header;
+  if (h.colour === 3 && !chunks.palette) fail("palette image without PLTE chunk");
+  if (chunks.idat.length === 0) fail("no image data (IDAT)");
+  let raw: Buffer;
+  try {
+    raw = zlib.inflateSync(Buffer.concat(chunks.idat));
+  } catch (e) {
+    return fail(`corrupt image data (${(e as Error).message})`);
+  }
+  const plane = unfilterImage(raw, h, fail);
+  if (h.colour !== 3) return { width: h.width, height: h.height, channels: SAMPLES[h.colour] as 1 | 2 | 3 | 4, data: plane };
+  return expandPalette(plane, h, chunks.palette!, chunks.trns, fail);
+}
+
+function readChunks(buf: Buffer, fail: Fail): Chunks {
   let pos = 8;
-  let ihdr: { width: number; height: number; depth: number; colour: number; interlace: number } | undefined;
+  let header: Header | undefined;
   let palette: Uint8Array | undefined;
   let trns: Uint8Array | undefined;
   const idat: Buffer[] = [];
-  let ended = false;
-  while (!ended) {
+  for (;;) {
     if (pos + 12 > buf.length) fail("truncated file (no IEND chunk)");
     const len = buf.readUInt32BE(pos);
     const type = buf.toString("latin1", pos + 4, pos + 8);
@@ -67,19 +99,11 @@ export function decodePng(bytes: Uint8Array, source: string): Image {
     const body = buf.subarray(pos + 8, pos + 8 + len);
     if (crc32(buf.subarray(pos + 4, pos + 8 + len)) !== buf.readUInt32BE(pos + 8 + len)) fail(`corrupt ${type} chunk (CRC mismatch)`);
     pos += 12 + len;
-    if (!ihdr && type !== "IHDR") fail("first chunk is not IHDR");
+    if (!header && type !== "IHDR") fail("first chunk is not IHDR");
     switch (type) {
-      case "IHDR": {
-        if (len !== 13) fail("bad IHDR chunk");
-        ihdr = { width: body.readUInt32BE(0), height: body.readUInt32BE(4), depth: body[8], colour: body[9], interlace: body[12] };
-        const { width, height, depth, colour } = ihdr;
-        if (!(colour in SAMPLES)) fail(`unknown colour type ${colour}`);
-        if (!ALLOWED_DEPTHS[colour].includes(depth)) fail(`bit depth ${depth} is not allowed for colour type ${colour}`);
-        if (width === 0 || height === 0) fail(`empty image (${width}×${height})`);
-        if (width * height > MAX_PIXELS) fail(`image too large (${width}×${height})`);
-        if (body[10] !== 0 || body[11] !== 0 || ihdr.interlace > 1) fail("unknown compression, filter or interlace method");
+      case "IHDR":
+        header = readHeader(body, fail);
         break;
-      }
       case "PLTE":
         if (len % 3 !== 0 || len === 0 || len > 768) fail("bad PLTE chunk");
         palette = new Uint8Array(body);
@@ -91,27 +115,31 @@ export function decodePng(bytes: Uint8Array, source: string): Image {
         idat.push(body);
         break;
       case "IEND":
-        ended = true;
-        break;
+        return { header: header!, palette, trns, idat };
       default:
         // a critical chunk (upper-case first letter) we do not know cannot be skipped
         if (type.charCodeAt(0) < 0x61) fail(`unknown critical chunk ${type}`);
     }
   }
-  const h = ihdr!;
-  if (h.colour === 3 && !palette) fail("palette image without PLTE chunk");
-  if (idat.length === 0) fail("no image data (IDAT)");
-  let raw: Buffer;
-  try {
-    raw = zlib.inflateSync(Buffer.concat(idat));
-  } catch (e) {
-    return fail(`corrupt image data (${(e as Error).message})`);
-  }
+}
 
+function readHeader(body: Buffer, fail: Fail): Header {
+  if (body.length !== 13) fail("bad IHDR chunk");
+  const h: Header = { width: body.readUInt32BE(0), height: body.readUInt32BE(4), depth: body[8], colour: body[9], interlace: body[12] };
+  const { width, height, depth, colour } = h;
+  if (!(colour in SAMPLES)) fail(`unknown colour type ${colour}`);
+  if (!ALLOWED_DEPTHS[colour].includes(depth)) fail(`bit depth ${depth} is not allowed for colour type ${colour}`);
+  if (width === 0 || height === 0) fail(`empty image (${width}×${height})`);
+  if (width * height > MAX_PIXELS) fail(`image too large (${width}×${height})`);
+  if (body[10] !== 0 || body[11] !== 0 || h.interlace > 1) fail("unknown compression, filter or interlace method");
+  return h;
+}
+
+/** Samples of the whole image, 8-bit, before palette expansion (every Adam7 pass put in place). */
+function unfilterImage(raw: Buffer, h: Header, fail: Fail): Uint8Array {
   const samples = SAMPLES[h.colour];
   const bitsPerPixel = samples * h.depth;
   const bpp = Math.max(1, bitsPerPixel >> 3);
-  // Samples of the whole image, 8-bit, before palette expansion.
   const plane = new Uint8Array(h.width * h.height * samples);
   // Sub-byte grey levels stretch to 0–255 (1-bit: 0/255); palette indices stay indices.
   const greyScale = h.colour === 0 && h.depth < 8 ? 255 / ((1 << h.depth) - 1) : 1;
@@ -137,11 +165,11 @@ export function decodePng(bytes: Uint8Array, source: string): Image {
       prev = line;
     }
   }
+  return plane;
+}
 
-  if (h.colour !== 3) {
-    return { width: h.width, height: h.height, channels: samples as 1 | 2 | 3 | 4, data: plane };
-  }
-  const pal = palette!;
+/** Palette indices → RGB, or RGBA when the image has a tRNS chunk. */
+function expandPalette(plane: Uint8Array, h: Header, pal: Uint8Array, trns: Uint8Array | undefined, fail: Fail): Image {
   const channels = trns ? 4 : 3;
   const out = new Uint8Array(h.width * h.height * channels);
   for (let i = 0; i < h.width * h.height; i++) {
