@@ -2,11 +2,14 @@
  * Reverse-mode autodiff over the graph IR. The driver owns the invariants — reverse
  * topological order, summing fan-in, undoing broadcasts, checking each cotangent's shape
  * against its primal — and asks each op's VJP rule only for the cotangents that are needed.
+ * Where a pair rule (op.ts, PairVjp) covers a node and the node computing its input 0, the
+ * driver applies it in the consumer's place and, when the cotangent it returned reaches the
+ * producer alone, passes it through the producer's rule as its contract allows.
  */
 import { GradientError } from "../graph/errors";
 import type { GraphBuilder, Node } from "../graph/ir";
 import type { GradientOptions } from "../graph/op";
-import { lookupOp } from "../graph/ops";
+import { lookupOp, lookupPairVjp } from "../graph/ops";
 import { formatShape, Shape, Value } from "../graph/types";
 
 /**
@@ -43,6 +46,9 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     return sum;
   };
 
+  // Cotangents a pair rule returned → the producer whose rule they already went through.
+  const folded = new Map<string, string>();
+
   add(loss, b.scalar(1, loss.dtype));
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i];
@@ -53,8 +59,12 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     const nondiff = new Set(def.nondiff ?? []);
     const wanted = node.inputs.map((v, k) => !!v && !nondiff.has(k) && dependsOnParams.has(v.name) && leadsToLoss.has(v.name));
     if (!wanted.some(Boolean)) continue;
-    if (!def.vjp) throw new GradientError(`no gradient rule for ${node.op} '${node.name}'`, node.loc);
-    const dIn = b.scoped(`grad/${node.name}`, () => def.vjp!(b, node, dOut, wanted, opts));
+    const producer = node.inputs[0] && b.producer(node.inputs[0]);
+    const pair = producer && producer.outputs[0]?.name === node.inputs[0]!.name ? lookupPairVjp(producer.op, node.op) : undefined;
+    const rule = pair?.vjp ?? def.vjp;
+    if (!rule) throw new GradientError(`no gradient rule for ${node.op} '${node.name}'`, node.loc);
+    const dIn = folded.get(dOut[0]?.name ?? "") === node.name ? [dOut[0]] : b.scoped(`grad/${node.name}`, () => rule(b, node, dOut, wanted, opts));
+    if (pair && dIn[0]) folded.set(dIn[0].name, producer!.name);
     node.inputs.forEach((v, k) => {
       const g = dIn[k];
       if (!v || !wanted[k]) return;
