@@ -4,6 +4,7 @@ import { GradientError } from "../errors";
 import { OpDef, RuleContext } from "../op";
 import { Dim, dimProduct, formatShape, isStatic, Shape, splitSymbol, TensorData, Value } from "../types";
 import { broadcastShapes } from "./broadcast";
+import { constantOfShapeForWebGpu } from "./layout.webgpu";
 
 export const Flatten: OpDef = {
   type: "Flatten",
@@ -251,6 +252,7 @@ export const Size: OpDef = {
 export const ConstantOfShape: OpDef = {
   type: "ConstantOfShape",
   attrs: { value: "tensor" },
+  lowerings: { webgpu: constantOfShapeForWebGpu },
   infer(_inputs, attrs, ctx) {
     const shape = ctx.shapeValue(0);
     if (!shape) return ctx.fail("the shape must be known at build time");

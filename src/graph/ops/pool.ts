@@ -8,6 +8,7 @@ import type { GraphBuilder, Node } from "../ir";
 import { GradientOptions, OpDef, PairVjp, RuleContext } from "../op";
 import { isStatic, makeTensor, numel, TensorType, Value } from "../types";
 import { reshapeLike } from "./layout";
+import { maxPoolForWebGpu } from "./pool.webgpu";
 import { transposeOutputPadding, windowFromAttrs, windowOutput } from "./window";
 
 const POOL_ATTRS = { kernel_shape: "ints", strides: "ints", pads: "ints", dilations: "ints", ceil_mode: "int" } as const;
@@ -24,6 +25,7 @@ function poolShape(x: TensorType | undefined, attrs: Parameters<OpDef["infer"]>[
 export const MaxPool: OpDef = {
   type: "MaxPool",
   attrs: { ...POOL_ATTRS, storage_order: "int" },
+  lowerings: { webgpu: maxPoolForWebGpu },
   infer([x], attrs, ctx, outputs) {
     const shape = poolShape(x, attrs, ctx);
     const types: TensorType[] = [{ dtype: x!.dtype, shape }];
