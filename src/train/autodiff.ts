@@ -8,7 +8,7 @@
  */
 import { GradientError } from "../graph/errors";
 import type { GraphBuilder, Node } from "../graph/ir";
-import type { GradientOptions } from "../graph/op";
+import type { GradientOptions, PairVjp } from "../graph/op";
 import { lookupOp, lookupPairVjp } from "../graph/ops";
 import { formatShape, Shape, Value } from "../graph/types";
 
@@ -21,15 +21,7 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     throw new GradientError(`the loss must be a scalar, got shape ${formatShape(loss.shape)} ('${loss.name}')`);
   }
   const forward = [...b.nodes];
-  const dependsOnParams = new Set(wrt.map((v) => v.name));
-  for (const node of forward) {
-    if (node.inputs.some((v) => v && dependsOnParams.has(v.name))) for (const o of node.outputs) dependsOnParams.add(o.name);
-  }
-  const leadsToLoss = new Set([loss.name]);
-  for (let i = forward.length - 1; i >= 0; i--) {
-    const node = forward[i];
-    if (node.outputs.some((o) => leadsToLoss.has(o.name))) for (const v of node.inputs) if (v) leadsToLoss.add(v.name);
-  }
+  const { dependsOnParams, leadsToLoss } = onPaths(forward, wrt, loss);
 
   const pending = new Map<string, Value[]>();
   const add = (primal: Value, g: Value) => {
@@ -59,12 +51,11 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     const nondiff = new Set(def.nondiff ?? []);
     const wanted = node.inputs.map((v, k) => !!v && !nondiff.has(k) && dependsOnParams.has(v.name) && leadsToLoss.has(v.name));
     if (!wanted.some(Boolean)) continue;
-    const producer = node.inputs[0] && b.producer(node.inputs[0]);
-    const pair = producer && producer.outputs[0]?.name === node.inputs[0]!.name ? lookupPairVjp(producer.op, node.op) : undefined;
-    const rule = pair?.vjp ?? def.vjp;
+    const pair = pairRule(b, node);
+    const rule = pair?.rule.vjp ?? def.vjp;
     if (!rule) throw new GradientError(`no gradient rule for ${node.op} '${node.name}'`, node.loc);
     const dIn = folded.get(dOut[0]?.name ?? "") === node.name ? [dOut[0]] : b.scoped(`grad/${node.name}`, () => rule(b, node, dOut, wanted, opts));
-    if (pair && dIn[0]) folded.set(dIn[0].name, producer!.name);
+    if (pair && dIn[0]) folded.set(dIn[0].name, pair.producer.name);
     node.inputs.forEach((v, k) => {
       const g = dIn[k];
       if (!v || !wanted[k]) return;
@@ -78,6 +69,28 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     if (!g) throw new GradientError(`parameter '${p.name}' does not affect the loss`);
     return g;
   });
+}
+
+/** The values on a path from a parameter (`dependsOnParams`) and on a path to the loss (`leadsToLoss`). */
+function onPaths(forward: readonly Node[], wrt: readonly Value[], loss: Value): { dependsOnParams: Set<string>; leadsToLoss: Set<string> } {
+  const dependsOnParams = new Set(wrt.map((v) => v.name));
+  for (const node of forward) {
+    if (node.inputs.some((v) => v && dependsOnParams.has(v.name))) for (const o of node.outputs) dependsOnParams.add(o.name);
+  }
+  const leadsToLoss = new Set([loss.name]);
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const node = forward[i];
+    if (node.outputs.some((o) => leadsToLoss.has(o.name))) for (const v of node.inputs) if (v) leadsToLoss.add(v.name);
+  }
+  return { dependsOnParams, leadsToLoss };
+}
+
+/** The pair rule over `node` and the node computing its input 0 (as that node's output 0), if any. */
+function pairRule(b: GraphBuilder, node: Node): { rule: PairVjp; producer: Node } | undefined {
+  const x = node.inputs[0];
+  const producer = x && b.producer(x);
+  const rule = producer && producer.outputs[0]?.name === x.name ? lookupPairVjp(producer.op, node.op) : undefined;
+  return rule && { rule, producer: producer! };
 }
 
 /** Sums a cotangent down to its primal's shape (undoing numpy broadcasting) and checks it. */
