@@ -31,8 +31,8 @@ export class RuleContext {
   }
 
   /**
-   * The value of a 1-D input when it is known at build time: a constant, or the output of
-   * Shape(x) (then the entries are x's dims, possibly symbolic).
+   * The value of a 1-D input when it is known at build time: a constant, or what the value rules
+   * of the ops computing it give (Shape(x): x's dims, possibly symbolic; Slice; Concat).
    */
   shapeValue(i: number): Shape | undefined {
     return this.shapeValues[i];
@@ -48,8 +48,8 @@ export class RuleContext {
  * onnxruntime's CPU kernels, ops/conv-weight-grad-winograd.ts).
  * `poolScatterZeros`: the zeros max-pooling's gradient scatters into, shaped from the pooled
  * gradient's batch and the input's static dims ("batch", the default: nothing in the backward
- * reads the pool's input, so onnxruntime frees it after the forward — AlexNet's relu1 and relu2,
- * 245 MB at batch 128) or as ConstantOfShape(Shape(input)) ("input", which the WebGPU lowering
+ * reads the pool's input, so onnxruntime frees it after the forward: the largest activations of
+ * AlexNet) or as ConstantOfShape(Shape(input)) ("input", which the WebGPU lowering
  * turns into input · 0 on the GPU).
  */
 export interface GradientOptions {
