@@ -1,4 +1,8 @@
-/** The op registry: every op alexc can emit, by ONNX op type. Adding an op = one file + one line here. */
+/**
+ * The op registry: every op alexc can emit, by ONNX op type, each OpDef holding all its rules
+ * (shape, value, VJP, provider lowerings); and the pair VJP rules. Adding an op = one file (plus
+ * a <family>.webgpu.ts beside it if the WebGPU provider lacks the op) + one line here.
+ */
 import type { OpDef, PairVjp } from "../op";
 import { Add, And, Div, Equal, Greater, Less, Mul, Or, Pow, Sub, Where } from "./binary";
 import { Conv, ConvTranspose } from "./conv";

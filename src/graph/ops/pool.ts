@@ -1,8 +1,9 @@
 /**
  * MaxPool and AveragePool. MaxPool's gradient scatters dY to the argmax positions with
  * ScatterElements(reduction="add"): windows overlap (3/2 in AlexNet), so MaxUnpool, which
- * overwrites, would be wrong. AveragePool's gradient is a depthwise ConvTranspose with a
- * constant 1/(k·k) kernel.
+ * overwrites, would be wrong; over a Relu it takes the Relu's mask too (the ReluMaxPool pair
+ * rule). AveragePool's gradient is a depthwise ConvTranspose with a constant 1/(k·k) kernel.
+ * The WebGPU lowering of MaxPool's indices is in pool.webgpu.ts.
  */
 import type { GraphBuilder, Node } from "../ir";
 import { GradientOptions, OpDef, PairVjp, RuleContext } from "../op";
