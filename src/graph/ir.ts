@@ -200,27 +200,16 @@ export class GraphBuilder {
     return name;
   }
 
-  private shapeValueOf(v: Value): Shape | undefined {
+  /**
+   * The value of `v` when it is a 1-D int64 tensor known at build time: a 1-D constant, or what
+   * its producer's value rule (OpDef.value) makes of its inputs, evaluated on demand.
+   */
+  shapeValueOf(v: Value): Shape | undefined {
     const init = this.initializers.get(v.name);
-    if (init && init.dims.length === 1) return Array.from(init.data as ArrayLike<number | bigint>, Number);
+    if (init) return init.dims.length === 1 ? Array.from(init.data as ArrayLike<number | bigint>, Number) : undefined;
     const p = this.producers.get(v.name);
-    if (p && p.op === "Shape" && p.inputs[0]) return p.inputs[0].shape;
-    // Shapes assembled from those: Slice with constant bounds (axis 0, step 1) and 1-D Concat.
-    if (p?.op === "Slice") {
-      // null: an input that is there but whose value is not known; undefined: left out (its default).
-      const [data, starts, ends, axes, steps] = [0, 1, 2, 3, 4].map((k) => (p.inputs[k] ? (this.shapeValueOf(p.inputs[k]!) ?? null) : undefined));
-      const whole = axes === undefined || (axes?.length === 1 && axes[0] === 0);
-      const unit = steps === undefined || (steps?.length === 1 && steps[0] === 1);
-      if (!data || starts?.length !== 1 || ends?.length !== 1 || !whole || !unit) return undefined;
-      const at = (i: number | string) => (typeof i !== "number" ? NaN : Math.min(Math.max(i < 0 ? i + data.length : i, 0), data.length));
-      const [from, to] = [at(starts[0]), at(ends[0])];
-      return Number.isNaN(from) || Number.isNaN(to) ? undefined : data.slice(from, Math.max(from, to));
-    }
-    if (p?.op === "Concat" && p.attrs.axis === 0) {
-      const parts = p.inputs.map((i) => (i ? this.shapeValueOf(i) : undefined));
-      return parts.every((x) => x !== undefined) ? parts.flat() : undefined;
-    }
-    return undefined;
+    if (!p || p.outputs[0]?.name !== v.name) return undefined;
+    return lookupOp(p.op).value?.(p, (k) => (p.inputs[k] ? this.shapeValueOf(p.inputs[k]!) : undefined));
   }
 }
 

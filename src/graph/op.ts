@@ -1,11 +1,14 @@
 /**
- * What an op family provides: its ONNX op type, the types of the attributes alexc emits,
- * one shape rule, and (for differentiable primitives) one VJP rule. The registry in
- * ops/index.ts lists them; emission and autodiff look ops up there.
+ * What an op family provides, registered together as JAX registers a primitive's rules: its ONNX
+ * op type, the types of the attributes alexc emits, one shape rule, a value rule where the op
+ * computes shapes, (for differentiable primitives) one VJP rule, and its lowerings for the
+ * execution providers that lack it. The registry in ops/index.ts lists them; emission, partial
+ * evaluation, autodiff and the provider lowerings look ops up there.
  */
 import type { GraphBuilder } from "./ir";
 import type { Node } from "./ir";
 import { ShapeError } from "./errors";
+import type { Provider, ProviderLowering } from "./lowering";
 import type { SourceLoc } from "./source";
 import type { Shape, TensorData, TensorType, Value } from "./types";
 
@@ -28,8 +31,8 @@ export class RuleContext {
   }
 
   /**
-   * The value of a 1-D input when it is known at build time: a constant, or the output of
-   * Shape(x) (then the entries are x's dims, possibly symbolic).
+   * The value of a 1-D input when it is known at build time: a constant, or what the value rules
+   * of the ops computing it give (Shape(x): x's dims, possibly symbolic; Slice; Concat).
    */
   shapeValue(i: number): Shape | undefined {
     return this.shapeValues[i];
@@ -45,8 +48,8 @@ export class RuleContext {
  * onnxruntime's CPU kernels, ops/conv-weight-grad-winograd.ts).
  * `poolScatterZeros`: the zeros max-pooling's gradient scatters into, shaped from the pooled
  * gradient's batch and the input's static dims ("batch", the default: nothing in the backward
- * reads the pool's input, so onnxruntime frees it after the forward — AlexNet's relu1 and relu2,
- * 245 MB at batch 128) or as ConstantOfShape(Shape(input)) ("input", which the WebGPU lowering
+ * reads the pool's input, so onnxruntime frees it after the forward: the largest activations of
+ * AlexNet) or as ConstantOfShape(Shape(input)) ("input", which the WebGPU lowering
  * turns into input · 0 on the GPU).
  */
 export interface GradientOptions {
@@ -72,4 +75,29 @@ export interface OpDef {
   vjp?(b: GraphBuilder, node: Node, dOut: readonly (Value | undefined)[], wanted: readonly boolean[], opts: GradientOptions): (Value | undefined)[];
   /** Inputs that never carry a gradient (indices, shapes, ratios...). */
   readonly nondiff?: readonly number[];
+  /**
+   * The value rule (partial evaluation): output 0's value when it is a 1-D int64 tensor known at
+   * build time, such as a shape with symbolic dims. `input(i)` evaluates input i on demand and is
+   * undefined when its value is unknown or the input is left out (`node.inputs[i]` tells which).
+   * GraphBuilder.shapeValueOf drives these rules; shape rules read the results via
+   * RuleContext.shapeValue.
+   */
+  value?(node: Node, input: (i: number) => Shape | undefined): Shape | undefined;
+  /** Rewrites into ops an execution provider runs well, by provider (graph/lowering.ts). */
+  readonly lowerings?: Readonly<Partial<Record<Provider, ProviderLowering>>>;
+}
+
+/**
+ * A VJP rule for a pair of nodes, applied by the autodiff driver in place of the consumer's own
+ * rule when the consumer's input 0 is the output of a `producer` node. Its contract: the cotangent
+ * it returns for input 0 is already in the image of the producer's VJP (applying that VJP to it
+ * changes nothing), so when that cotangent is all the producer's output receives, the driver
+ * passes it through the producer unchanged instead of emitting the producer's rule.
+ */
+export interface PairVjp {
+  /** Names the rule in docs and tests ("relu-maxpool"). */
+  readonly name: string;
+  readonly producer: string;
+  readonly consumer: string;
+  vjp(b: GraphBuilder, node: Node, dOut: readonly (Value | undefined)[], wanted: readonly boolean[], opts: GradientOptions): (Value | undefined)[];
 }

@@ -2,11 +2,14 @@
  * Reverse-mode autodiff over the graph IR. The driver owns the invariants — reverse
  * topological order, summing fan-in, undoing broadcasts, checking each cotangent's shape
  * against its primal — and asks each op's VJP rule only for the cotangents that are needed.
+ * Where a pair rule (op.ts, PairVjp) covers a node and the node computing its input 0, the
+ * driver applies it in the consumer's place and, when the cotangent it returned reaches the
+ * producer alone, passes it through the producer's rule as its contract allows.
  */
 import { GradientError } from "../graph/errors";
 import type { GraphBuilder, Node } from "../graph/ir";
-import type { GradientOptions } from "../graph/op";
-import { lookupOp } from "../graph/ops";
+import type { GradientOptions, PairVjp } from "../graph/op";
+import { lookupOp, lookupPairVjp } from "../graph/ops";
 import { formatShape, Shape, Value } from "../graph/types";
 
 /**
@@ -18,15 +21,7 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     throw new GradientError(`the loss must be a scalar, got shape ${formatShape(loss.shape)} ('${loss.name}')`);
   }
   const forward = [...b.nodes];
-  const dependsOnParams = new Set(wrt.map((v) => v.name));
-  for (const node of forward) {
-    if (node.inputs.some((v) => v && dependsOnParams.has(v.name))) for (const o of node.outputs) dependsOnParams.add(o.name);
-  }
-  const leadsToLoss = new Set([loss.name]);
-  for (let i = forward.length - 1; i >= 0; i--) {
-    const node = forward[i];
-    if (node.outputs.some((o) => leadsToLoss.has(o.name))) for (const v of node.inputs) if (v) leadsToLoss.add(v.name);
-  }
+  const { dependsOnParams, leadsToLoss } = onPaths(forward, wrt, loss);
 
   const pending = new Map<string, Value[]>();
   const add = (primal: Value, g: Value) => {
@@ -43,6 +38,9 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     return sum;
   };
 
+  // Cotangents a pair rule returned → the producer whose rule they already went through.
+  const folded = new Map<string, string>();
+
   add(loss, b.scalar(1, loss.dtype));
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i];
@@ -53,8 +51,11 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     const nondiff = new Set(def.nondiff ?? []);
     const wanted = node.inputs.map((v, k) => !!v && !nondiff.has(k) && dependsOnParams.has(v.name) && leadsToLoss.has(v.name));
     if (!wanted.some(Boolean)) continue;
-    if (!def.vjp) throw new GradientError(`no gradient rule for ${node.op} '${node.name}'`, node.loc);
-    const dIn = b.scoped(`grad/${node.name}`, () => def.vjp!(b, node, dOut, wanted, opts));
+    const pair = pairRule(b, node);
+    const rule = pair?.rule.vjp ?? def.vjp;
+    if (!rule) throw new GradientError(`no gradient rule for ${node.op} '${node.name}'`, node.loc);
+    const dIn = folded.get(dOut[0]?.name ?? "") === node.name ? [dOut[0]] : b.scoped(`grad/${node.name}`, () => rule(b, node, dOut, wanted, opts));
+    if (pair && dIn[0]) folded.set(dIn[0].name, pair.producer.name);
     node.inputs.forEach((v, k) => {
       const g = dIn[k];
       if (!v || !wanted[k]) return;
@@ -68,6 +69,28 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     if (!g) throw new GradientError(`parameter '${p.name}' does not affect the loss`);
     return g;
   });
+}
+
+/** The values on a path from a parameter (`dependsOnParams`) and on a path to the loss (`leadsToLoss`). */
+function onPaths(forward: readonly Node[], wrt: readonly Value[], loss: Value): { dependsOnParams: Set<string>; leadsToLoss: Set<string> } {
+  const dependsOnParams = new Set(wrt.map((v) => v.name));
+  for (const node of forward) {
+    if (node.inputs.some((v) => v && dependsOnParams.has(v.name))) for (const o of node.outputs) dependsOnParams.add(o.name);
+  }
+  const leadsToLoss = new Set([loss.name]);
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const node = forward[i];
+    if (node.outputs.some((o) => leadsToLoss.has(o.name))) for (const v of node.inputs) if (v) leadsToLoss.add(v.name);
+  }
+  return { dependsOnParams, leadsToLoss };
+}
+
+/** The pair rule over `node` and the node computing its input 0 (as that node's output 0), if any. */
+function pairRule(b: GraphBuilder, node: Node): { rule: PairVjp; producer: Node } | undefined {
+  const x = node.inputs[0];
+  const producer = x && b.producer(x);
+  const rule = producer && producer.outputs[0]?.name === x.name ? lookupPairVjp(producer.op, node.op) : undefined;
+  return rule && { rule, producer: producer! };
 }
 
 /** Sums a cotangent down to its primal's shape (undoing numpy broadcasting) and checks it. */

@@ -80,9 +80,10 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
   const stateValues = new Map(stateInfo.map((s) => [s.name, mutable(b, opts.mode, s.name, "float32", s.dims)]));
   const stepFloat = b.op1("Cast", [step], { to: DTYPE_CODE.float32 }, { name: "optimizer/step/Cast" });
   const updated = new Map<number, { param: Value; state: ReadonlyMap<string, Value> }>();
+  const update = opts.optimizer.updates({ b, lr, step: stepFloat, state: stateValues });
   for (const i of updateOrder(b, paramValues, grads)) {
     const p = paramValues[i];
-    updated.set(i, b.scoped(`optimizer/${p.name}`, () => opts.optimizer.update({ b, lr, step: stepFloat, state: stateValues }, p, grads[i])));
+    updated.set(i, b.scoped(`optimizer/${p.name}`, () => update(p, grads[i])));
   }
   const updates = new Map<string, string>();
   paramValues.forEach((p, i) => {

@@ -6,6 +6,7 @@ import type { GraphBuilder, Node } from "../ir";
 import { OpDef } from "../op";
 import type { DType, Value } from "../types";
 import { broadcastShapes } from "./broadcast";
+import { greaterForWebGpu, whereForWebGpu } from "./binary.webgpu";
 
 type Vjp = (b: GraphBuilder, node: Node, dY: Value, wanted: readonly boolean[]) => (Value | undefined)[];
 
@@ -40,13 +41,16 @@ export const Div = elementwise("Div", (b, n, dY, w) => [
   w[B] ? b.op1("Neg", [b.op1("Div", [b.op1("Mul", [dY, n.outputs[0]]), n.inputs[B]!])]) : undefined,
 ]);
 export const Pow = elementwise("Pow");
-export const Greater = elementwise("Greater", undefined, "bool");
+export const Greater: OpDef = { ...elementwise("Greater", undefined, "bool"), lowerings: { webgpu: greaterForWebGpu } };
 export const Less = elementwise("Less", undefined, "bool");
 export const Equal = elementwise("Equal", undefined, "bool");
 export const And = elementwise("And");
 export const Or = elementwise("Or");
-export const Where = elementwise("Where", (b, n, dY, w) => {
-  const zero = b.scalar(0, dY.dtype);
-  const cond = n.inputs[0]!;
-  return [undefined, w[1] ? b.op1("Where", [cond, dY, zero]) : undefined, w[2] ? b.op1("Where", [cond, zero, dY]) : undefined];
-});
+export const Where: OpDef = {
+  ...elementwise("Where", (b, n, dY, w) => {
+    const zero = b.scalar(0, dY.dtype);
+    const cond = n.inputs[0]!;
+    return [undefined, w[1] ? b.op1("Where", [cond, dY, zero]) : undefined, w[2] ? b.op1("Where", [cond, zero, dY]) : undefined];
+  }),
+  lowerings: { webgpu: whereForWebGpu },
+};

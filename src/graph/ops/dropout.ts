@@ -4,11 +4,13 @@
  * generator, seeded through the `seed` attribute.
  */
 import { OpDef } from "../op";
+import { dropoutForWebGpu } from "./dropout.webgpu";
 
 export const Dropout: OpDef = {
   type: "Dropout",
   attrs: { seed: "int" },
   nondiff: [1, 2],
+  lowerings: { webgpu: dropoutForWebGpu },
   infer([x, ratio], _attrs, ctx, outputs) {
     if (!x) return ctx.fail("needs an input");
     if (ratio && ratio.shape.length !== 0) return ctx.fail("ratio must be a scalar");

@@ -4,6 +4,7 @@ import { GradientError } from "../errors";
 import { OpDef, RuleContext } from "../op";
 import { Dim, dimProduct, formatShape, isStatic, Shape, splitSymbol, TensorData, Value } from "../types";
 import { broadcastShapes } from "./broadcast";
+import { constantOfShapeForWebGpu } from "./layout.webgpu";
 
 export const Flatten: OpDef = {
   type: "Flatten",
@@ -134,6 +135,17 @@ export const Slice: OpDef = {
     });
     return [{ dtype: x.dtype, shape }];
   },
+  // A slice of a known 1-D value with constant bounds along axis 0, step 1 (a shape's batch).
+  value(node, input) {
+    // null: an input that is there but whose value is not known; undefined: left out (its default).
+    const [data, starts, ends, axes, steps] = [0, 1, 2, 3, 4].map((k) => (node.inputs[k] ? (input(k) ?? null) : undefined));
+    const whole = axes === undefined || (axes?.length === 1 && axes[0] === 0);
+    const unit = steps === undefined || (steps?.length === 1 && steps[0] === 1);
+    if (!data || starts?.length !== 1 || ends?.length !== 1 || !whole || !unit) return undefined;
+    const at = (i: number | string) => (typeof i !== "number" ? NaN : Math.min(Math.max(i < 0 ? i + data.length : i, 0), data.length));
+    const [from, to] = [at(starts[0]), at(ends[0])];
+    return Number.isNaN(from) || Number.isNaN(to) ? undefined : data.slice(from, Math.max(from, to));
+  },
 };
 
 export const Concat: OpDef = {
@@ -174,6 +186,12 @@ export const Concat: OpDef = {
       start += size;
       return g;
     });
+  },
+  // 1-D Concat of known values: a shape assembled from parts.
+  value(node, input) {
+    if (node.attrs.axis !== 0) return undefined;
+    const parts = node.inputs.map((v, k) => (v ? input(k) : undefined));
+    return parts.every((x) => x !== undefined) ? parts.flat() : undefined;
   },
 };
 
@@ -218,6 +236,8 @@ export const Shape_: OpDef = {
     if (!x) return ctx.fail("needs an input");
     return [{ dtype: "int64", shape: [x.shape.length] }];
   },
+  // x's dims, possibly symbolic: known from its type alone.
+  value: (node) => node.inputs[0]?.shape,
 };
 
 export const Size: OpDef = {
@@ -232,6 +252,7 @@ export const Size: OpDef = {
 export const ConstantOfShape: OpDef = {
   type: "ConstantOfShape",
   attrs: { value: "tensor" },
+  lowerings: { webgpu: constantOfShapeForWebGpu },
   infer(_inputs, attrs, ctx) {
     const shape = ctx.shapeValue(0);
     if (!shape) return ctx.fail("the shape must be known at build time");

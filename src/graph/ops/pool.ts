@@ -1,13 +1,15 @@
 /**
  * MaxPool and AveragePool. MaxPool's gradient scatters dY to the argmax positions with
  * ScatterElements(reduction="add"): windows overlap (3/2 in AlexNet), so MaxUnpool, which
- * overwrites, would be wrong. AveragePool's gradient is a depthwise ConvTranspose with a
- * constant 1/(k·k) kernel.
+ * overwrites, would be wrong; over a Relu it takes the Relu's mask too (the ReluMaxPool pair
+ * rule). AveragePool's gradient is a depthwise ConvTranspose with a constant 1/(k·k) kernel.
+ * The WebGPU lowering of MaxPool's indices is in pool.webgpu.ts.
  */
-import type { GraphBuilder } from "../ir";
-import { GradientOptions, OpDef, RuleContext } from "../op";
+import type { GraphBuilder, Node } from "../ir";
+import { GradientOptions, OpDef, PairVjp, RuleContext } from "../op";
 import { isStatic, makeTensor, numel, TensorType, Value } from "../types";
 import { reshapeLike } from "./layout";
+import { maxPoolForWebGpu } from "./pool.webgpu";
 import { transposeOutputPadding, windowFromAttrs, windowOutput } from "./window";
 
 const POOL_ATTRS = { kernel_shape: "ints", strides: "ints", pads: "ints", dilations: "ints", ceil_mode: "int" } as const;
@@ -21,55 +23,56 @@ function poolShape(x: TensorType | undefined, attrs: Parameters<OpDef["infer"]>[
   return [n, c, ...windowOutput(spatial, windowFromAttrs(attrs, spatial.length), ctx)];
 }
 
-/**
- * MaxPool over a Relu's output (every pool of AlexNet): the Relu's gradient mask [y > 0], read at
- * a window's argmax, is [Y > 0] of that window's pooled value Y, since Y is the value there. So the
- * pool masks dY on the pooled tensor (4× smaller than its input in AlexNet) before the scatter,
- * and the Relu's own rule passes that gradient through: the same values, with the mask taken and
- * applied on the small tensor (AlexNet's step at batch 128: Greater + Where 150 → 57 ms).
- * Per builder: gradient value → the Relu output it is masked for.
- */
-const maskedForRelu = new WeakMap<GraphBuilder, Map<string, string>>();
-
-/** Whether `dY` is a MaxPool gradient already masked for the Relu whose output is `reluOut`. */
-export function isMaskedForRelu(b: GraphBuilder, dY: Value, reluOut: Value): boolean {
-  return maskedForRelu.get(b)?.get(dY.name) === reluOut.name;
-}
-
 export const MaxPool: OpDef = {
   type: "MaxPool",
   attrs: { ...POOL_ATTRS, storage_order: "int" },
+  lowerings: { webgpu: maxPoolForWebGpu },
   infer([x], attrs, ctx, outputs) {
     const shape = poolShape(x, attrs, ctx);
     const types: TensorType[] = [{ dtype: x!.dtype, shape }];
     if (outputs > 1) types.push({ dtype: "int64", shape });
     return types;
   },
-  vjp(b, node, [dY], _wanted, opts) {
-    const x = node.inputs[0]!;
-    if (!dY) return [];
-    // Indices address the flattened input (batch and channel included), so one scatter over
-    // the flat tensor sums every window's gradient into its argmax.
-    const [pooled, maybeIndices] = node.outputs;
-    const indices = maybeIndices ?? b.op(node.op, [x], node.attrs, { outputs: 2 })[1];
-    const afterRelu = b.producer(x)?.op === "Relu";
-    let updates = dY;
-    if (afterRelu) {
-      const zero = b.scalar(0, dY.dtype);
-      updates = b.op1("Where", [b.op1("Greater", [pooled, zero]), dY, zero]);
-    }
-    const flat = b.ints([-1]);
-    const zeros = b.op1("ConstantOfShape", [scatterShape(b, x, dY, opts)], { value: makeTensor("", x.dtype, [1], [0]) });
-    const scattered = b.op1("ScatterElements", [
-      b.op1("Reshape", [zeros, flat]),
-      b.op1("Reshape", [indices, flat]),
-      b.op1("Reshape", [updates, flat]),
-    ], { axis: 0, reduction: "add" });
-    const dX = reshapeLike(b, scattered, x);
-    if (afterRelu) maskedForRelu.set(b, (maskedForRelu.get(b) ?? new Map()).set(dX.name, x.name));
-    return [dX];
-  },
+  vjp: (b, node, [dY], _wanted, opts) => (dY ? [maxPoolGradient(b, node, dY, opts, false)] : []),
 };
+
+/**
+ * MaxPool over a Relu's output (every pool of AlexNet): the Relu's gradient mask [y > 0], read at
+ * a window's argmax, is [Y > 0] of that window's pooled value Y, since Y is the value there. So the
+ * pool masks dY on the pooled tensor (4× smaller than its input in AlexNet) before the scatter,
+ * and the result is what the Relu's own rule would return for it: the same values, with the mask
+ * taken and applied on the small tensor (docs/performance.md).
+ */
+export const ReluMaxPool: PairVjp = {
+  name: "relu-maxpool",
+  producer: "Relu",
+  consumer: "MaxPool",
+  vjp: (b, node, [dY], _wanted, opts) => (dY ? [maxPoolGradient(b, node, dY, opts, true)] : []),
+};
+
+/**
+ * Scatters dY to the argmax positions. Indices address the flattened input (batch and channel
+ * included), so one scatter over the flat tensor sums every window's gradient into its argmax.
+ * `reluMask`: mask dY where the pooled value is not positive first (ReluMaxPool).
+ */
+function maxPoolGradient(b: GraphBuilder, node: Node, dY: Value, opts: GradientOptions, reluMask: boolean): Value {
+  const x = node.inputs[0]!;
+  const [pooled, maybeIndices] = node.outputs;
+  const indices = maybeIndices ?? b.op(node.op, [x], node.attrs, { outputs: 2 })[1];
+  let updates = dY;
+  if (reluMask) {
+    const zero = b.scalar(0, dY.dtype);
+    updates = b.op1("Where", [b.op1("Greater", [pooled, zero]), dY, zero]);
+  }
+  const flat = b.ints([-1]);
+  const zeros = b.op1("ConstantOfShape", [scatterShape(b, x, dY, opts)], { value: makeTensor("", x.dtype, [1], [0]) });
+  const scattered = b.op1("ScatterElements", [
+    b.op1("Reshape", [zeros, flat]),
+    b.op1("Reshape", [indices, flat]),
+    b.op1("Reshape", [updates, flat]),
+  ], { axis: 0, reduction: "add" });
+  return reshapeLike(b, scattered, x);
+}
 
 /**
  * The shape of max-pooling's scatter target, x's. Read off x itself, Shape(x) would keep x (a

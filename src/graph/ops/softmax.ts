@@ -5,11 +5,13 @@
  */
 import { OpDef } from "../op";
 import { DTYPE_CODE, formatShape } from "../types";
+import { crossEntropyForWebGpu, oneHotForWebGpu } from "./softmax.webgpu";
 
 export const SoftmaxCrossEntropyLoss: OpDef = {
   type: "SoftmaxCrossEntropyLoss",
   attrs: { reduction: "string", ignore_index: "int" },
   nondiff: [1, 2],
+  lowerings: { webgpu: crossEntropyForWebGpu },
   infer([scores, labels], attrs, ctx, outputs) {
     if (!scores || !labels) return ctx.fail("needs scores and labels");
     if (scores.shape.length !== 2) return ctx.fail(`scores must be [N, classes], got ${formatShape(scores.shape)}`);
@@ -68,6 +70,7 @@ export const LogSoftmax = softmaxLike("LogSoftmax");
 export const OneHot: OpDef = {
   type: "OneHot",
   attrs: { axis: "int" },
+  lowerings: { webgpu: oneHotForWebGpu },
   infer([indices, , values], attrs, ctx) {
     const depth = ctx.shapeValue(1);
     if (!indices || !values || !depth) return ctx.fail("needs indices, a constant depth and values");

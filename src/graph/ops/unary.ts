@@ -2,7 +2,6 @@
 import type { GraphBuilder, Node } from "../ir";
 import { Attrs, OpDef } from "../op";
 import { DType, dtypeFromCode, Value } from "../types";
-import { isMaskedForRelu } from "./pool";
 
 type Vjp = (b: GraphBuilder, node: Node, dY: Value) => Value;
 
@@ -21,11 +20,9 @@ function unary(type: string, vjp?: Vjp, attrs: OpDef["attrs"] = {}, dtype?: (att
 const out = (node: Node) => node.outputs[0];
 const inp = (node: Node) => node.inputs[0]!;
 
-export const Relu = unary("Relu", (b, node, dY) =>
-  // Where(y > 0, dY, 0): the subgradient at 0 is 0, as in PyTorch. A MaxPool reading y alone has
-  // applied that mask at its argmax already (pool.ts).
-  isMaskedForRelu(b, dY, out(node)) ? dY : b.op1("Where", [b.op1("Greater", [out(node), b.scalar(0, dY.dtype)]), dY, b.scalar(0, dY.dtype)]),
-);
+// Where(y > 0, dY, 0): the subgradient at 0 is 0, as in PyTorch. A MaxPool over y folds this
+// mask into its own gradient (the ReluMaxPool pair rule, pool.ts).
+export const Relu = unary("Relu", (b, node, dY) => b.op1("Where", [b.op1("Greater", [out(node), b.scalar(0, dY.dtype)]), dY, b.scalar(0, dY.dtype)]));
 
 export const Sigmoid = unary("Sigmoid", (b, node, dY) => {
   const y = out(node);

@@ -28,11 +28,18 @@ export interface Optimizer {
   readonly name: "adam" | "sgd";
   /** The state tensors each parameter needs. */
   stateFor(param: string): StateTensor[];
-  /** Emits one update; returns the new parameter and new state values (by state name). */
-  update(ctx: UpdateContext, param: Value, grad: Value): { param: Value; state: Map<string, Value> };
+  /**
+   * Starts one step graph's updates: returns the function that emits one parameter's update.
+   * Values all parameters' updates share (Adam's bias corrections) belong to that function, made
+   * on its first call and reused, so nothing outlives the step graph.
+   */
+  updates(ctx: UpdateContext): ParamUpdate;
   /** Hyperparameters for metadata and checkpoints. */
   readonly config: Readonly<Record<string, number | boolean | string>>;
 }
+
+/** Emits one parameter's update; returns the new parameter and new state values (by state name). */
+export type ParamUpdate = (param: Value, grad: Value) => { param: Value; state: Map<string, Value> };
 
 /** PyTorch's (coupled) weight decay: g + wd·p. */
 export function withWeightDecay(b: GraphBuilder, grad: Value, param: Value, wd: number): Value {

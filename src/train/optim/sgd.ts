@@ -20,7 +20,7 @@ export function sgd(cfg: SgdConfig = {}): Optimizer {
     name: "sgd",
     config: { momentum, weightDecay: wd, nesterov },
     stateFor: (param) => (momentum === 0 ? [] : [{ name: `${param}.momentum_buffer`, param }]),
-    update({ b, lr, state }, p, grad) {
+    updates: ({ b, lr, state }) => (p, grad) => {
       const dt = p.dtype;
       const g = withWeightDecay(b, grad, p, wd);
       if (momentum === 0) return { param: b.op1("Sub", [p, b.op1("Mul", [lr, g])]), state: new Map() };
