@@ -6,10 +6,10 @@
  *   git worktree add /tmp/alexc-base <commit> && ln -s "$PWD/node_modules" /tmp/alexc-base/ && (cd /tmp/alexc-base && bash scripts/build-native.sh)
  *   npx tsx scripts/ab-step.ts [--batch 32] [--steps 10] [--pause 100] [--model models/alexnet.ts] /tmp/alexc-base .
  *
- * Each tree's own program, CPU lowering and step session are used (alexc's binding, updates in
- * place, as `alexc train` runs the step; onnxruntime-node's where the tree's binding is not built:
- * each tree's runner is printed first, check that they match), with
- * Adam, the benchmark's synthetic batch and dropout masks as inputs. Two untimed steps each come
+ * Each tree's own program and CPU target are used, or in trees from before src/train/targets/ its
+ * own CPU lowering and step session (alexc's binding, updates in place, as `alexc train` runs the
+ * step; onnxruntime-node's where the tree's binding is not built: each tree's runner is printed
+ * first, check that they match), with Adam, the benchmark's synthetic batch and dropout masks as inputs. Two untimed steps each come
  * first. Prints per tree the median, mean and min step time and every timed step. Peak RSS is the
  * process's, shared by all trees: compare memory with `scripts/bench/alexc-worker.ts` instead.
  * Between steps the script waits `--pause` ms (untimed): after a run, onnxruntime's intra-op
@@ -17,6 +17,7 @@
  * with them (LeNet at batch 128, two sessions alternating: 37.8 ms a step without a pause,
  * 20.1 ms with 50 ms, 18.9 ms for one session alone).
  */
+import * as fs from "fs";
 import * as path from "path";
 import { carryOver } from "./bench/step-feeds";
 
@@ -39,25 +40,35 @@ function positional(): string[] {
   return out;
 }
 
+/** The tree's step as its trainer runs it: through its CPU target, or, in trees from before the targets, its own chain. */
+async function openStep(dir: string, req: (m: string) => any, program: any, batch: number): Promise<{ session: { run(f: object): Promise<any>; runner: string }; masks: unknown[] }> {
+  if (fs.existsSync(path.join(dir, "src/train/targets/cpu.ts"))) {
+    const step = (await req("src/train/targets/cpu").cpuTarget()).step(program, { batch });
+    return { session: await step.open(0), masks: step.masks };
+  }
+  const { cpuStepGradients, lowerConvsToNchwc, lowerForCpu, nchwcBlockSize } = req("src/train/lower-cpu");
+  const { createStepSession } = req("src/train/session");
+  // The tree's CPU lowering as its trainer applies it (trees before lowerForCpu had NCHWc alone).
+  const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
+  const lowered = program.loweredStepModel("dropout", cpuStepGradients ? cpuStepGradients(cpu) : undefined);
+  const bytes = lowerForCpu ? lowerForCpu(lowered.bytes, cpu).bytes : lowerConvsToNchwc(lowered.bytes, cpu.blockSize).bytes;
+  const session = await createStepSession(bytes, { memoryPattern: false, mutable: program.mutable.map((t: { name: string }) => t.name), native: true });
+  return { session, masks: lowered.masks };
+}
+
 async function load(dir: string, model: string, batch: number): Promise<Tree> {
   // Each tree's modules are its own files, so nothing is shared between trees but onnxruntime.
   const req = (m: string) => require(path.join(dir, m));
   const def = req(model).default;
-  const { cpuStepGradients, lowerConvsToNchwc, lowerForCpu, nchwcBlockSize } = req("src/train/lower-cpu");
   const { adam } = req("src/train/optim/adam");
   const { programFromModel } = req("src/train/program-dsl");
-  const { createStepSession } = req("src/train/session");
   const { STEP_COUNTER } = req("src/train/step");
   const { batchFeeds, maskFeeds, stateFeeds } = req("scripts/bench/step-feeds");
   const program = programFromModel(def, adam(), 0);
-  // The tree's CPU lowering as its trainer applies it (trees before lowerForCpu had NCHWc alone).
-  const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
-  const lowered = program.loweredStepModel("dropout", cpuStepGradients ? cpuStepGradients(cpu) : undefined);
-  const names: string[] = program.mutable.map((t: { name: string }) => t.name);
-  const bytes = lowerForCpu ? lowerForCpu(lowered.bytes, cpu).bytes : lowerConvsToNchwc(lowered.bytes, cpu.blockSize).bytes;
-  const session = await createStepSession(bytes, { memoryPattern: false, mutable: names, native: true });
+  const { session, masks } = await openStep(dir, req, program, batch);
   process.stderr.write(`${dir}: ${session.runner}\n`);
-  const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };
+  const names: string[] = program.mutable.map((t: { name: string }) => t.name);
+  const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };
   const carried = [...names, STEP_COUNTER];
   return {
     dir,

@@ -25,9 +25,10 @@ import { encodeModel } from "../src/emit/encode";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import type { TrainingProgram } from "../src/train/program";
-import { multiStepBytes } from "../src/train/multistep";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
+import { targetFromFlags } from "../src/train/targets/from-flags";
+import type { Target } from "../src/train/targets/target";
 import { worstRelative } from "./bench/agreement";
 import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
@@ -39,9 +40,13 @@ function arg(name: string, fallback: string): string {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const LOOP_K = 8;
 
-async function agreement(program: TrainingProgram, ep: ExecutionProvider, lowering: "webgpu" | "dropout"): Promise<void> {
+/** The GPU target's step model run on its provider and on the CPU's. */
+async function agreement(program: TrainingProgram, target: Target): Promise<void> {
+  const { ep, lowering } = target;
   const batch = 8;
-  const { bytes, masks } = program.loweredStepModel(lowering);
+  const step = target.step(program, { batch });
+  const bytes = step.model(0);
+  const masks = step.masks;
   const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
   const cpu = await (await createSession(bytes, { ep: "cpu" })).run(feeds);
   const gpu = await (await createSession(bytes, { ep })).run(feeds);
@@ -80,13 +85,12 @@ async function agreement(program: TrainingProgram, ep: ExecutionProvider, loweri
   console.log(`  eval logits: max |Δ| / max |logit| = ${worstRelative(la, lb).toExponential(2)}`);
 }
 
-/** The step as the trainer runs it; returns ms per step. */
-async function stepTimes(program: TrainingProgram, ep: ExecutionProvider, batch: number, reps: number): Promise<number[]> {
-  const lowering = ep === "webgpu" ? "webgpu" : "dropout";
-  const { bytes, masks } = program.loweredStepModel(lowering);
+/** The step as the trainer runs it (the target's step session); returns ms per step. */
+async function stepTimes(program: TrainingProgram, target: Target, batch: number, reps: number): Promise<number[]> {
+  const step = target.step(program, { batch });
   const names = program.mutable.map((t) => t.name);
-  const session = await createSession(bytes, { ep, keepOnDevice: names.map(next) });
-  const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
+  const session = await step.open(0);
+  const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(step.masks, batch, 1), ...stateFeeds(program) };
   const times: number[] = [];
   for (let r = 0; r <= reps; r++) {
     const t0 = performance.now();
@@ -103,8 +107,8 @@ async function stepTimes(program: TrainingProgram, ep: ExecutionProvider, batch:
 }
 
 /** CUDA: K steps per run inside an ONNX Loop (parameters and state stay on the device); ms per step. */
-async function loopTimes(program: TrainingProgram, ep: ExecutionProvider, batch: number, reps: number): Promise<number[]> {
-  const session = await createSession(multiStepBytes(program.stepModel(1)), { ep });
+async function loopTimes(program: TrainingProgram, target: Target, batch: number, reps: number): Promise<number[]> {
+  const session = await target.step(program, { batch, stepsPerRun: LOOP_K }).open(0);
   const [c, h, w] = program.rawShape;
   const feeds: Record<string, ort.Tensor> = {
     ...stateFeeds(program),
@@ -117,7 +121,10 @@ async function loopTimes(program: TrainingProgram, ep: ExecutionProvider, batch:
   for (let r = 0; r <= Math.max(1, Math.ceil(reps / LOOP_K)); r++) {
     const t0 = performance.now();
     const out = await session.run(feeds);
-    for (const t of program.mutable) feeds[t.name] = out[next(t.name)];
+    for (const t of program.mutable) {
+      if (feeds[t.name].location === "gpu-buffer") feeds[t.name].dispose();
+      feeds[t.name] = out[next(t.name)];
+    }
     if (r > 0) times.push((performance.now() - t0) / LOOP_K);
   }
   await session.release();
@@ -155,17 +162,19 @@ async function main(): Promise<void> {
   const def = (require(path.resolve(__dirname, "../models/alexnet.ts")) as { default: ModelDef }).default;
   const program = programFromModel(def, adam(), 0);
   console.log(`AlexNet (1×224×224), Adam, --ep ${ep}; median of ${reps} reps after a warm-up`);
-  await agreement(program, ep, ep === "webgpu" ? "webgpu" : "dropout");
+  const target = await targetFromFlags({ ep });
+  await agreement(program, target);
   for (const b of batches) {
     const ips = (ms: number) => ((b * 1000) / ms).toFixed(0);
-    const step = median(await stepTimes(program, ep, b, reps));
+    const step = median(await stepTimes(program, target, b, reps));
     const fwd = median(await forwardTimes(def, ep, b, reps));
     const ts = torch(python, torchDevice, "step", b, reps);
     const tf = torch(python, torchDevice, "forward", b, reps);
     console.log(`\nbatch ${b}`);
     console.log(`  alexc ${ep}  step ${step.toFixed(1)} ms (${ips(step)} img/s)   forward ${fwd.toFixed(1)} ms (${ips(fwd)} img/s)`);
     if (ep === "cuda" || process.argv.includes("--loop")) {
-      const loop = median(await loopTimes(program, ep, b, reps));
+      // The Loop needs the default formulation (the WebGPU one has no Loop).
+      const loop = median(await loopTimes(program, await targetFromFlags({ ep, lowering: "default" }), b, reps));
       console.log(`  alexc ${ep}, ${LOOP_K} steps per run in a Loop: ${loop.toFixed(1)} ms per step (${ips(loop)} img/s)`);
     }
     console.log(`  PyTorch ${torchDevice}  step ${ts.toFixed(1)} ms (${ips(ts)} img/s)   forward ${tf.toFixed(1)} ms (${ips(tf)} img/s)`);

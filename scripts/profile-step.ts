@@ -3,10 +3,10 @@
  *
  *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25] [--nodes 0] [--native on|off] [--winograd on|off] [--nchwc on|off]
  *
- * Runs the step as the trainer does for that provider (the WebGPU lowering for webgpu, dropout
- * masks as inputs otherwise; on the CPU, the trainer's convolution lowering (lower-cpu.ts) and
- * alexc's own binding with the updates in place where it is built, onnxruntime-node's with
- * `--native off`), profiles every run, and reports the last one: wall time, kernel
+ * Runs the step as the trainer does for that provider, through the same target
+ * (src/train/targets/: the WebGPU formulation for webgpu, dropout masks as inputs otherwise; on
+ * the CPU, the convolution passes and alexc's own binding with the updates in place where it is
+ * built, onnxruntime-node's with `--native off`), profiles every run, and reports the last one: wall time, kernel
  * time per provider, the op types that took longest, and the ops that onnxruntime placed on the
  * CPU although another provider was asked for (each such node costs copies between devices).
  * `--nodes N` also lists the N slowest single nodes with their input shapes.
@@ -23,9 +23,9 @@ import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
-import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "../src/train/lower-cpu";
 import { relaunchUnderMallocTuning, stepsInPlace } from "../src/cli/malloc-tuning";
-import { createStepSession, type ExecutionProvider } from "../src/train/session";
+import type { ExecutionProvider } from "../src/train/session";
+import { targetFromFlags } from "../src/train/targets/from-flags";
 import { next } from "../src/train/step";
 import { batchFeeds, maskFeeds, stateFeeds } from "./bench/step-feeds";
 
@@ -53,13 +53,13 @@ async function main(): Promise<void> {
   const slowest = Number(arg("nodes", "0"));
   const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
   const program = programFromModel(def, adam(), 0);
-  const cpu = { blockSize: arg("nchwc", "on") === "on" ? await nchwcBlockSize() : 1, winograd: arg("winograd", "on") === "on", batch };
-  const { bytes: stepBytes, masks } = ep === "webgpu" ? program.loweredStepModel("webgpu") : program.loweredStepModel("dropout", cpuStepGradients(cpu));
-  const bytes = ep === "cpu" ? lowerForCpu(stepBytes, cpu).bytes : stepBytes;
+  const target = await targetFromFlags({ ep, native, nchwc: arg("nchwc", "on") === "on", winograd: arg("winograd", "on") === "on" });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-profile-"));
   const names = program.mutable.map((t) => t.name);
-  const session = await createStepSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step"), mutable: names, native });
-  console.log(`step: ${session.runner}`);
+  const step = target.step(program, { batch, profilePrefix: path.join(dir, "step") });
+  const { masks } = step;
+  const session = await step.open(0);
+  console.log(step.describe(session));
 
   const feeds = { ...batchFeeds(program, batch), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };
   const wall: number[] = [];

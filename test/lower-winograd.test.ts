@@ -20,6 +20,7 @@ import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { modelBytes } from "../src/train/session";
 import { buildStepGraph, next } from "../src/train/step";
+import { cpuTarget } from "../src/train/targets/cpu";
 import { train, type TrainConfig } from "../src/train/trainer";
 import { agreement } from "./helpers/compare";
 import { makeTmpDir } from "./helpers/tmp";
@@ -264,8 +265,8 @@ describe("the trainer lowers CPU convolutions by default; --no-winograd turns it
   const run = async (winograd: boolean | undefined) => {
     const lines: string[] = [];
     const cfg: TrainConfig = {
-      epochs: 1, batchSize: 8, lr: 1e-3, optimizer: "adam", seed: 0, ep: "cpu", threads: 1,
-      out: tmp.sub(String(winograd)), resume: false, evalBatchSize: 8, winograd,
+      epochs: 1, batchSize: 8, lr: 1e-3, optimizer: "adam", seed: 0, target: await cpuTarget({ threads: 1, winograd }),
+      out: tmp.sub(String(winograd)), resume: false, evalBatchSize: 8,
     };
     const metrics = await train(programFromModel(wide as ModelDef, adam(), 0), { train: syntheticSplit(16, 1), test: syntheticSplit(8, 2) }, cfg, { line: (t) => lines.push(t), progress: () => undefined });
     return { line: lines.find((l) => l.startsWith("step:"))!, loss: metrics[0].train_loss };

@@ -12,6 +12,7 @@ import { model, N, Tensor } from "../src";
 import * as garbage from "../src/train/collect-garbage";
 import { collectGarbage, COLLECT_ABOVE_BYTES, collectReplaced } from "../src/train/collect-garbage";
 import { nativeBinding } from "../src/train/native-session";
+import { cpuTarget } from "../src/train/targets/cpu";
 import { train, type TrainConfig } from "../src/train/trainer";
 import lenet from "../models/lenet";
 import type { ModelDef } from "../src/graph/dsl";
@@ -117,8 +118,8 @@ describe("the trainer counts the arrays each step replaced", () => {
     try {
       const program = programFromModel(lenet as ModelDef, adam(), 0);
       const cfg: TrainConfig = {
-        epochs: 1, batchSize: 16, lr: 1e-3, optimizer: "adam", seed: 0, ep: "cpu", threads: 1,
-        out: tmp.sub(native ? "native" : "no-native"), resume: false, evalBatchSize: 16, native,
+        epochs: 1, batchSize: 16, lr: 1e-3, optimizer: "adam", seed: 0, target: await cpuTarget({ threads: 1, native }),
+        out: tmp.sub(native ? "native" : "no-native"), resume: false, evalBatchSize: 16,
       };
       await train(program, { train: syntheticSplit(48, 1), test: syntheticSplit(16, 2) }, cfg, { line: () => undefined, progress: () => undefined });
       return spy.mock.calls.map(([bytes]) => bytes);

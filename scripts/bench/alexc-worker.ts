@@ -6,7 +6,7 @@
  * weights once), the forward with the weights as graph inputs ("forward-inputs": how the training
  * step sees them, so onnxruntime cannot pre-pack them or switch convolutions to its NCHWc layout
  * by itself), or a training step (Adam, preprocessing in the graph, dropout masks as inputs) run
- * as `alexc train` runs it. The last two go through the trainer's CPU lowering (lower-cpu.ts:
+ * as `alexc train` runs it. The last two go through the CPU target's passes (src/train/targets/cpu.ts:
  * Winograd unless `--no-winograd`, then NCHWc unless `--no-nchwc`); the step runs on alexc's own
  * binding (updates in place) unless `--no-native` is given; `--warmup W` untimed runs come first
  * (default 1).
@@ -21,17 +21,18 @@ import { GraphBuilder } from "../../src/graph/ir";
 import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
-import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "../../src/train/lower-cpu";
 import { lowerConvsToWinograd } from "../../src/train/lower-winograd";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
-import { createSession, createStepSession, modelBytes } from "../../src/train/session";
+import { createSession, modelBytes } from "../../src/train/session";
+import { cpuTarget } from "../../src/train/targets/cpu";
+import { runPasses } from "../../src/train/targets/pass";
 import { STEP_COUNTER } from "../../src/train/step";
 import { batchFeeds, carryOver, maskFeeds, stateFeeds } from "./step-feeds";
 
 async function main(): Promise<void> {
   const [modelFile, mode, batchText, repsText] = process.argv.slice(2);
-  const cpu = { blockSize: process.argv.includes("--no-nchwc") ? 1 : await nchwcBlockSize(), winograd: !process.argv.includes("--no-winograd"), batch: Number(batchText) };
+  const target = await cpuTarget({ nchwc: !process.argv.includes("--no-nchwc"), winograd: !process.argv.includes("--no-winograd"), native: !process.argv.includes("--no-native") });
   const at = process.argv.indexOf("--warmup");
   const warmup = at >= 0 ? Number(process.argv[at + 1]) : 1;
   const def = (require(path.resolve(modelFile)) as { default: ModelDef }).default;
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
         training: false,
       });
       b.output(traced.output, "logits");
-      bytes = lowerForCpu(modelBytes(b), cpu).bytes;
+      bytes = runPasses(modelBytes(b), target.evalPasses(batch));
     }
     const session = await createSession(bytes);
     for (let r = 0; r < warmup; r++) await session.run(feeds);
@@ -66,16 +67,12 @@ async function main(): Promise<void> {
     }
   } else {
     const program = programFromModel(def, adam(), 0);
-    const lowered = program.loweredStepModel("dropout", cpuStepGradients(cpu));
-    // As the trainer runs it: no memory pattern, convolutions lowered for the CPU, alexc's own
-    // binding with the updates in place unless `--no-native`.
-    const session = await createStepSession(lowerForCpu(lowered.bytes, cpu).bytes, {
-      memoryPattern: false,
-      mutable: program.mutable.map((t) => t.name),
-      native: !process.argv.includes("--no-native"),
-    });
-    process.stderr.write(`step: ${session.runner}\n`);
-    const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };
+    // As the trainer runs it: the CPU target's step (no memory pattern, convolutions lowered for
+    // the CPU, alexc's own binding with the updates in place unless `--no-native`).
+    const step = target.step(program, { batch });
+    const session = await step.open(0);
+    process.stderr.write(`${step.describe(session)}\n`);
+    const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(step.masks, batch, 0), ...stateFeeds(program) };
     const mutable = [...program.mutable.map((t) => t.name), STEP_COUNTER];
     for (let r = 0; r < warmup + reps; r++) {
       const t0 = performance.now();

@@ -10,7 +10,7 @@ import type { MaskInput } from "../../src/train/lower-webgpu";
 import type { TrainingProgram } from "../../src/train/program";
 import { collectReplaced } from "../../src/train/collect-garbage";
 import { next, STEP_COUNTER } from "../../src/train/step";
-import { dropoutMask } from "../../src/train/trainer";
+import { dropoutMask } from "../../src/train/dropout";
 
 /** images, labels, lr and the step counter (0); `salt` varies the batch. */
 export function batchFeeds(program: TrainingProgram, batch: number, salt = 0, lr = 1e-3): Record<string, ort.Tensor> {

@@ -4,7 +4,9 @@ import type { CommandModule } from "yargs";
 import { IoError } from "../graph/errors";
 import { loadFashionMnist, resolveDataDir } from "../train/data/fashion-mnist";
 import type { ExecutionProvider } from "../train/session";
-import { plainLogger, train } from "../train/trainer";
+import { plainLogger } from "../train/progress";
+import { targetFromFlags } from "../train/targets/from-flags";
+import { train } from "../train/trainer";
 import { loadModelFile } from "./load-model";
 import { readModelFile } from "../emit/decode";
 import { makeOptimizer } from "../train/optim/make";
@@ -92,18 +94,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       momentum: args.momentum,
       weightDecay: args["weight-decay"],
       seed: args.seed,
-      ep: args.ep,
-      threads: args.threads,
       out: args.out,
       resume: args.resume,
       initFrom: args["init-from"],
-      // Evaluation at the training batch size stays within the memory the step already used (AlexNet
-      // evaluated at 256 after training at 128 raised a run's peak RSS from 3.3 to 4.1 GB).
+      // Evaluation at the training batch size stays within the memory the step already used.
       evalBatchSize: batchSize,
-      lowering: args.lowering ?? (args.ep === "webgpu" ? "webgpu" : "default"),
-      nchwc: args.nchwc,
-      winograd: args.winograd,
-      native: args.native,
       stepsPerRun: Math.max(1, Math.floor(positive("steps-per-run", args["steps-per-run"]) ?? 1)),
     };
     if (onnxProgram && cfg.optimizer !== onnxProgram.optimizer) {
@@ -114,8 +109,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       programFromModel(def!, makeOptimizer(cfg.optimizer, d, { momentum: cfg.momentum, weightDecay: cfg.weightDecay }), cfg.seed);
     log.line(
       `training ${program.name}: ${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs, batch ${cfg.batchSize}, ` +
-        `${cfg.optimizer} lr ${cfg.lr}, seed ${cfg.seed}, ep ${cfg.ep}, out ${cfg.out}`,
+        `${cfg.optimizer} lr ${cfg.lr}, seed ${cfg.seed}, ep ${args.ep}, out ${cfg.out}`,
     );
-    await train(program, data, cfg, log);
+    const target = await targetFromFlags({ ep: args.ep, threads: args.threads, lowering: args.lowering, nchwc: args.nchwc, winograd: args.winograd, native: args.native });
+    await train(program, data, { ...cfg, target }, log);
   },
 };

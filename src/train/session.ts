@@ -11,7 +11,6 @@ import type { Graph, GraphBuilder } from "../graph/ir";
 import { graphProto, modelProto, encodeModel } from "../emit/encode";
 import { NativeStepSession, nativeBinding, nativeUnavailable } from "./native-session";
 import { next } from "./step";
-import { withoutDimNames } from "./unnamed-dims";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
@@ -28,7 +27,7 @@ export interface SessionOptions {
   readonly profilePrefix?: string;
   /**
    * onnxruntime's memory pattern: one block for all intermediates, planned in the first run and
-   * allocated in the second (default on). Off for the training step (trainer.ts).
+   * allocated in the second (default on). Off for the training step (targets/cpu.ts).
    */
   readonly memoryPattern?: boolean;
 }
@@ -92,14 +91,13 @@ export interface StepSessionOptions extends SessionOptions {
 }
 
 /**
- * The training step's session. On the CPU, alexc's own binding where it is built: no output
- * copies, updates in place (native-session.ts). Otherwise onnxruntime-node.
+ * The training step's session over a model the target's passes already rewrote (targets/). On the
+ * CPU, alexc's own binding where it is built: no output copies, updates in place
+ * (native-session.ts). Otherwise onnxruntime-node.
  */
 export async function createStepSession(bytes: Uint8Array, opts: StepSessionOptions): Promise<StepSession> {
   const cpu = (opts.ep ?? "cpu") === "cpu";
   const native = cpu && opts.native !== false;
-  // No buffer reuse planned across same-shaped values: the forward's buffers are freed at their last use (unnamed-dims.ts).
-  if (cpu) bytes = withoutDimNames(bytes);
   if (native && nativeBinding()) {
     const s = NativeStepSession.create(bytes, {
       threads: opts.threads ?? os.availableParallelism(),

@@ -1,0 +1,114 @@
+/**
+ * One epoch of a training run: its shuffled batches through the step runner (resumed mid-epoch,
+ * from the first batch not yet done), each step's loss checked and logged, then the host copy of
+ * the state, the evaluation, the epoch's metrics and its checkpoint. A Ctrl-C ends the epoch after
+ * the current step and checkpoints its progress instead.
+ */
+import { Rng } from "../graph/random";
+import { concat, dropFirst, groupBatches } from "./batch-groups";
+import { saveProgress, type InterruptWatch, type RunConfig } from "./checkpointing";
+import { BatchSampler, gatherBatch } from "./data/batches";
+import type { Split } from "./data/fashion-mnist";
+import { checkLoss, divergenceWarning } from "./divergence";
+import { maskRng } from "./dropout";
+import type { Evaluator } from "./evaluate";
+import type { EpochMetrics, MetricsFile } from "./metrics";
+import type { TrainingProgram } from "./program";
+import { progressLine, type Logger } from "./progress";
+import type { RunState } from "./run-state";
+import type { StepResult, StepRunner } from "./step-runner";
+import type { TargetFlags } from "./targets/target";
+
+/** Everything an epoch reads or updates, for the whole run. */
+export interface TrainingRun {
+  readonly program: TrainingProgram;
+  readonly data: { readonly train: Split; readonly test: Split };
+  readonly config: RunConfig;
+  readonly flags: TargetFlags;
+  readonly state: RunState;
+  readonly runner: StepRunner;
+  readonly evaluator: Evaluator;
+  readonly metrics: MetricsFile;
+  readonly checkpoint: string;
+  readonly interrupt: InterruptWatch;
+  readonly log: Logger;
+}
+
+/** What an epoch's steps added up to. */
+interface Tally {
+  readonly start: number;
+  /** Batches done in this epoch (including those of a run it resumes), of `total`. */
+  batchIndex: number;
+  readonly total: number;
+  seen: number;
+  lossSum: number;
+  correct: number;
+}
+
+/** Runs epoch `epoch` (0-based); its metrics, or undefined where a Ctrl-C stopped it. */
+export async function runEpoch(run: TrainingRun, epoch: number): Promise<EpochMetrics | undefined> {
+  const description = await run.runner.beginEpoch(epoch);
+  if (epoch === run.state.startEpoch) run.log.line(description);
+  const tally = await trainSteps(run, epoch);
+  await run.runner.endEpoch(run.state.tensors);
+  if (run.interrupt.requested) {
+    // Ctrl-C: keep the work of this epoch so far; --resume continues at the next batch.
+    saveProgress(run.checkpoint, run.program, run.config, run.flags, run.state.tensors, { epoch, step: run.state.step, batch: tally.batchIndex });
+    run.log.line(`interrupted at epoch ${epoch + 1}, batch ${tally.batchIndex}/${tally.total}: saved ${run.checkpoint}; continue with --resume`);
+    return undefined;
+  }
+  return finishEpoch(run, epoch, tally);
+}
+
+async function trainSteps(run: TrainingRun, epoch: number): Promise<Tally> {
+  const { config, state } = run;
+  const sampler = new BatchSampler(run.data.train.count, config.batchSize, { shuffle: true, rng: Rng.derive(config.seed, "shuffle", epoch) });
+  const tally: Tally = { start: Date.now(), batchIndex: epoch === state.startEpoch ? state.skip : 0, total: sampler.batchesPerEpoch, seen: 0, lossSum: 0, correct: 0 };
+  for (const group of groupBatches(dropFirst(sampler.epoch(), tally.batchIndex), run.runner.step.stepsPerRun)) {
+    if (run.interrupt.requested) break;
+    const size = group[0].length;
+    const batch = gatherBatch(run.data.train, concat(group));
+    const masks = maskRng(config.seed, epoch, tally.batchIndex);
+    const result = await run.runner.run(state.tensors, { ...batch, steps: group.length, size, lr: config.lr, step: state.step, masks });
+    record(run, epoch, result, size, tally);
+    state.step += group.length;
+    tally.batchIndex += group.length;
+    tally.seen += size * group.length;
+    const meanLoss = tally.lossSum / tally.seen;
+    const elapsed = (Date.now() - tally.start) / 1000;
+    run.log.progress(progressLine({ epoch, epochs: config.epochs, batchIndex: tally.batchIndex, total: tally.total, meanLoss, seen: tally.seen, elapsed, remaining: run.data.train.count - tally.seen }));
+  }
+  return tally;
+}
+
+/** Checks and logs each step's loss of one run of the step, and adds it to the epoch's tally. */
+function record(run: TrainingRun, epoch: number, result: StepResult, size: number, tally: Tally): void {
+  for (const [i, loss] of result.losses.entries()) {
+    const step = run.state.step + i + 1;
+    checkLoss(loss, { epoch, step, lr: run.config.lr, checkpoint: run.checkpoint });
+    run.metrics.step(epoch + 1, step, loss);
+    tally.lossSum += loss * size;
+    tally.correct += result.corrects[i];
+  }
+}
+
+async function finishEpoch(run: TrainingRun, epoch: number, tally: Tally): Promise<EpochMetrics> {
+  const time = (Date.now() - tally.start) / 1000;
+  const testAcc = await run.evaluator.accuracy(run.data.test, run.state.tensors);
+  const m: EpochMetrics = {
+    epoch: epoch + 1,
+    train_loss: tally.lossSum / tally.seen,
+    train_acc: tally.correct / tally.seen,
+    test_acc: testAcc,
+    time_s: time,
+    img_per_s: tally.seen / time,
+  };
+  run.metrics.epoch(m);
+  run.log.line(
+    `epoch ${m.epoch}, train_loss ${m.train_loss.toFixed(4)}, train_acc ${m.train_acc.toFixed(4)}, test_acc ${m.test_acc.toFixed(4)}, time ${m.time_s.toFixed(1)} s, ${m.img_per_s.toFixed(1)} img/s`,
+  );
+  const warning = divergenceWarning(m, tally.batchIndex);
+  if (warning) run.log.line(warning);
+  saveProgress(run.checkpoint, run.program, run.config, run.flags, run.state.tensors, { epoch: epoch + 1, step: run.state.step });
+  return m;
+}

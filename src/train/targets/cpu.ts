@@ -1,0 +1,47 @@
+/**
+ * The CPU target: onnxruntime's CPU provider, with the step and evaluation taking the weights as
+ * inputs. Its passes compute 3×3 and 5×5 convolutions by Winograd's algorithm and move the others
+ * onto the blocked NCHWc kernels onnxruntime otherwise keeps for constant weights (lower-cpu.ts);
+ * the step's weight gradients take Winograd's form too. The step runs on alexc's own binding with
+ * the updates in place (native-session.ts) where it is built and one step runs per session run.
+ */
+import { cpuStepGradients, nchwcBlockSize } from "../lower-cpu";
+import { WEBGPU_GRADIENTS } from "../lower-webgpu";
+import type { Lowering } from "../program";
+import { multiStep, nchwcConvs, unnamedDims, winogradConvs, type Pass } from "./pass";
+import { target, type Target, type TargetFlags } from "./target";
+
+export interface CpuOptions {
+  /** Intra-op threads (default: every core). */
+  readonly threads?: number;
+  /** Convolutions on the NCHWc kernels (default true). */
+  readonly nchwc?: boolean;
+  /** 3×3 and 5×5 convolutions by Winograd's F(m×m, r×r) (default true). */
+  readonly winograd?: boolean;
+  /** The step on alexc's own binding, updates in place, where it is built (default true). */
+  readonly native?: boolean;
+  /** "webgpu": the WebGPU formulation of the step run on the CPU, to check it against the default (default "dropout"). */
+  readonly lowering?: Lowering;
+}
+
+export async function cpuTarget(opts: CpuOptions = {}, flags?: TargetFlags): Promise<Target> {
+  const blockSize = (opts.nchwc ?? true) ? await nchwcBlockSize() : 1;
+  const winograd = opts.winograd ?? true;
+  const lowering = opts.lowering ?? "dropout";
+  const convolutions = (batch: number): Pass[] => [...(winograd ? [winogradConvs(batch)] : []), ...(blockSize > 1 ? [nchwcConvs(blockSize)] : [])];
+  return target({
+    ep: "cpu",
+    flags: flags ?? { ep: "cpu", threads: opts.threads, lowering: lowering === "webgpu" ? "webgpu" : "default", nchwc: opts.nchwc ?? true, winograd, native: opts.native ?? true },
+    lowering,
+    deviceResident: false,
+    gradients: (batch) => (lowering === "webgpu" ? WEBGPU_GRADIENTS : cpuStepGradients({ blockSize, winograd, batch })),
+    // Unnamed dimensions last: no buffer reuse planned across same-shaped values (unnamed-dims.ts).
+    stepPasses: (batch, stepsPerRun) => [...convolutions(batch), ...(stepsPerRun > 1 ? [multiStep] : []), unnamedDims],
+    evalPasses: (batch) => convolutions(batch),
+    // Without onnxruntime's memory pattern the step's intermediates come from its arena one by one,
+    // and the second step no longer page-faults in a fresh block (docs/performance.md).
+    stepSession: (mutable, stepsPerRun) => ({ ep: "cpu", threads: opts.threads, memoryPattern: false, mutable, native: stepsPerRun === 1 && (opts.native ?? true) }),
+    evalSession: () => ({ ep: "cpu", threads: opts.threads }),
+    stepNote: (counts) => `; convolutions: ${counts.get("winograd") ?? 0} by Winograd's algorithm, ${counts.get("nchwc") ?? 0} on NCHWc kernels`,
+  });
+}
