@@ -14,7 +14,6 @@ const SRC = path.join(__dirname, "..", "src");
 
 /** `file:name`, relative to src/, of the functions not yet split (issue 18). */
 const KNOWN_LONG: readonly string[] = [
-  "infer/png.ts:decodePng",
   "train/in-place.ts:orderForInPlace",
   "train/lower-winograd.ts:lowerGraph",
   "train/program-onnx.ts:programFromOnnx",
