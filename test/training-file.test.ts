@@ -65,12 +65,12 @@ describe.each([
   ["sgd with momentum", sgd({ momentum: 0.9 }), 4],
 ] as const)("%s", (_name, optimizer, stateCount) => {
   const m = built(optimizer);
-  const ti = m.trainingInfo[0];
+  const ti = m.trainingInfo[0] as onnx.TrainingInfoProto;
   const state = readTrainingState(m, "small.onnx").variables.filter((v) => !v.parameter && v.name !== STEP_COUNTER);
 
   test("a fresh build stores each state tensor as a sparse initialiser with no entries, created by the initialization graph", () => {
     expect(state.length).toBe(stateCount);
-    const sparse = ti.algorithm!.sparseInitializer;
+    const sparse = (ti.algorithm as onnx.GraphProto).sparseInitializer;
     expect(sparse.map((s) => s.values!.name)).toEqual(state.map((s) => s.name));
     for (const s of sparse) expect(s.values!.dims!.map(Number)).toEqual([0]);
     expect((ti.algorithm!.initializer ?? []).map((t) => t.name)).not.toContain(state[0].name);
@@ -114,7 +114,7 @@ describe.each([
     const { tensors } = program.initial();
     const reached = new Map([...tensors].map(([k, v]) => [k, v.map((_, i) => (i % 7) - 3 + k.length / 10)]));
     const trained = decodeModel(program.trainedModel(reached, 42), "trained.onnx");
-    const alg = trained.trainingInfo[0].algorithm!;
+    const alg = trained.trainingInfo[0].algorithm as onnx.GraphProto;
     expect(alg.sparseInitializer).toEqual([]);
     expect(alg.initializer.map((t) => t.name)).toEqual(expect.arrayContaining(state.map((s) => s.name)));
     expect(trained.trainingInfo[0].initializationBinding).toEqual(ti.initializationBinding);
@@ -129,7 +129,7 @@ describe.each([
 
 test("onnx_check.py rejects a binding key that names no initialiser (the IR spec's rule the checker skips)", () => {
   const m = built(adam());
-  const ti = m.trainingInfo[0];
+  const ti = m.trainingInfo[0] as onnx.TrainingInfoProto;
   const bad = { ...m, trainingInfo: [{ ...ti, initializationBinding: [...ti.initializationBinding, { key: "nowhere", value: initial(STEP_COUNTER) }] }] };
   expect(() => onnxCheck(write("bad.onnx", bad))).toThrow(/binding key 'nowhere' names no initializer/);
 });
