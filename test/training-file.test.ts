@@ -127,6 +127,28 @@ describe.each([
   });
 });
 
+test("sparse state with entries (linear or coordinate indices, as the IR allows) reads as its dense values", () => {
+  const m = built(adam());
+  const alg = m.trainingInfo[0].algorithm as onnx.GraphProto;
+  const [first, second] = alg.sparseInitializer;
+  const dims = (first.dims ?? []).map(Number);
+  const int64 = (values: number[], shape: number[]): onnx.ITensorProto => ({ dataType: 7, dims: shape, int64Data: values });
+  const withEntries: onnx.ISparseTensorProto[] = [
+    { dims: first.dims, values: { name: first.values!.name, dataType: 1, dims: [2], floatData: [1.5, -2] }, indices: int64([0, 5], [2]) },
+    { dims: second.dims, values: { name: second.values!.name, dataType: 1, dims: [1], floatData: [3] }, indices: int64([0, 0, 1, 2], [1, 4]) },
+  ];
+  const edited = decodeModel(encodeModel({ ...m, trainingInfo: [{ ...m.trainingInfo[0], algorithm: { ...alg, sparseInitializer: [...withEntries, ...alg.sparseInitializer.slice(2)] } }] }), "edited.onnx");
+  const { tensors } = readTrainingState(edited, "edited.onnx").values();
+  const a = new Float32Array(dims.reduce((x, d) => x * d, 1));
+  a[0] = 1.5;
+  a[5] = -2;
+  expect(tensors.get(first.values!.name!)).toEqual(a);
+  const b = new Float32Array(a.length);
+  b[((0 * dims[1] + 0) * dims[2] + 1) * dims[3] + 2] = 3; // coordinates [0, 0, 1, 2] of a [4, 1, 3, 3] tensor
+  expect(dims).toEqual([4, 1, 3, 3]);
+  expect(tensors.get(second.values!.name!)).toEqual(b);
+});
+
 test("onnx_check.py rejects a binding key that names no initialiser (the IR spec's rule the checker skips)", () => {
   const m = built(adam());
   const ti = m.trainingInfo[0] as onnx.TrainingInfoProto;

@@ -118,8 +118,8 @@ function denseFromSparse(s: onnx.ISparseTensorProto, file: string): Float32Array
   const dims = (s.dims ?? []).map(Number);
   const out = new Float32Array(dims.reduce((a, d) => a * d, 1));
   if (s.values?.dataType !== DTYPE_CODE.float32) throw new ModelError(`${file}: sparse state tensor '${name}' is not float32`);
+  if ((s.values.dims ?? []).some((d) => Number(d) === 0)) return out;
   const values = floatValues(s.values, file);
-  if (values.length === 0) return out;
   const idx = s.indices;
   const positions = idx?.rawData?.length ? Array.from(new BigInt64Array(Uint8Array.from(idx.rawData).buffer), Number) : (idx?.int64Data ?? []).map(Number);
   const rank = (idx?.dims ?? []).length === 2 ? dims.length : 1;
