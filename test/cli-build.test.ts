@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { describeResult, lines, REPO_ROOT, runAlexc } from "./helpers/cli";
 import { listDir, makeTmpDir } from "./helpers/tmp";
-import { python } from "./helpers/python";
+import { onnxCheck, python } from "./helpers/python";
 import { Rng } from "../src/graph/random";
 
 const ALEXNET = "models/alexnet.ts";
@@ -22,7 +22,7 @@ beforeAll(() => {
 });
 afterAll(() => tmp.remove());
 
-/** sha256 of a file, read in chunks (AlexNet with training_info is ~700 MB). */
+/** sha256 of a file, read in chunks (AlexNet with training_info is ~233 MB). */
 function sha256(file: string): string {
   const h = createHash("sha256");
   const fd = fs.openSync(file, "r");
@@ -73,8 +73,10 @@ describe("alexc build: the seed models", () => {
     expect(r.stdout).toMatch(new RegExp(`^wrote ${escapeRe(first)} \\(alexnet, \\d+\\.\\d MB\\) in \\d+\\.\\d s\\n$`));
     const size = fs.statSync(first).size;
     expect(r.stdout).toContain(`${(size / 1e6).toFixed(1)} MB`);
-    // 58,299,082 float32 parameters are at least 233 MB
+    // 58,299,082 float32 parameters are 233 MB; the optimizer state is created at training time
+    // (TrainingInfoProto.initialization), so the training algorithm adds well under 1%.
     expect(size).toBeGreaterThan(58_299_082 * 4);
+    expect(size).toBeLessThan(58_299_082 * 4 * 1.01);
     expect(listDir(dir)).toEqual(["alexnet.onnx"]); // no temp file left next to it
   });
 
@@ -106,6 +108,14 @@ describe("alexc build: the seed models", () => {
       expect(out).toMatch(new RegExp(`^${escapeRe(name)}\\s+${op}\\s+${escapeRe(shape)}\\s+${params}$`, "m"));
     }
     expect(out).toMatch(/^Total params: 58,299,082$/m);
+  });
+
+  test("python3-onnx: the checker, strict shape inference and the IR spec's training_info rules pass", () => {
+    const info = onnxCheck(first).training_info as { algorithm_sparse_initializers: string[]; initialization_outputs: string[] }[];
+    expect(info).toHaveLength(1);
+    // Adam: two moments for each of the 16 parameters, created with the step by the initialization graph.
+    expect(info[0].algorithm_sparse_initializers).toHaveLength(32);
+    expect(info[0].initialization_outputs).toHaveLength(33);
   });
 
   test("rebuilding with the same --seed gives a byte-identical file", () => {

@@ -63,10 +63,23 @@ export function summarize(m: onnx.ModelProto): Summary {
     producer: `${m.producerName ?? ""} ${m.producerVersion ?? ""}`.trim(),
     inputs: g.input.filter((i) => !inits.has(i.name!)).map((i) => `${i.name} ${shapeText(i.type)}`),
     outputs: g.output.map((o) => `${o.name} ${shapeText(o.type)}`),
-    training: ti
-      ? `${(ti.algorithm as onnx.GraphProto | null)?.node.length ?? 0} algorithm nodes, ${ti.updateBinding.length} update bindings, ${(ti.algorithm as onnx.GraphProto | null)?.initializer.length ?? 0} state tensors`
-      : undefined,
+    training: ti ? trainingText(ti, inits) : undefined,
   };
+}
+
+/**
+ * The training algorithm's size and where its optimizer state lives: stored (a trained file, or one
+ * built before the initialization graph) or sparse zeros that the initialization graph creates
+ * (a fresh `alexc build`, docs/training-graph.md).
+ */
+function trainingText(ti: onnx.TrainingInfoProto, inferenceInits: ReadonlyMap<string, unknown>): string {
+  const alg = ti.algorithm as onnx.GraphProto | null;
+  const bound = new Set(ti.updateBinding.map((b) => b.key));
+  // The step counter ("step", src/train/step.ts) is bound too, but is no optimizer state.
+  const isState = (name: string) => bound.has(name) && !inferenceInits.has(name) && name !== "step";
+  const stored = (alg?.initializer ?? []).filter((t) => isState(t.name ?? "")).length;
+  const created = (alg?.sparseInitializer ?? []).filter((t) => isState(t.values?.name ?? "")).length;
+  return `${alg?.node.length ?? 0} algorithm nodes, ${ti.updateBinding.length} update bindings, ${stored + created} optimizer state tensors (${stored} stored, ${created} zeros created by the initialization graph)`;
 }
 
 export function formatSummary(s: Summary, title: string): string {

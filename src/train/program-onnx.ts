@@ -14,14 +14,10 @@ import { metadataValue } from "../emit/decode";
 import { torchNamesFromMetadata } from "../emit/state-dict";
 import type { TrainingProgram } from "./program";
 import type { MaskInput } from "./lower-webgpu";
-import { next, STEP_COUNTER } from "./step";
+import { STEP_COUNTER } from "./step";
+import { readTrainingState, withTrainingState } from "./training-state";
 
 const AT = onnx.AttributeProto.AttributeType;
-
-function int64Scalar(t: onnx.ITensorProto): number {
-  if (t.rawData && t.rawData.length === 8) return Number(Buffer.from(t.rawData).readBigInt64LE(0));
-  return Number(t.int64Data?.[0] ?? 0);
-}
 
 export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgram {
   const ti = m.trainingInfo[0] as onnx.TrainingInfoProto | undefined;
@@ -32,23 +28,16 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
   const preprocess: Preprocess = { raw: [prep.raw.shape[1], prep.raw.shape[2], prep.raw.shape[3]], resize: prep.resize?.size[0] };
   const g = m.graph as onnx.GraphProto;
   const alg = ti.algorithm;
-  const bound = new Map(ti.updateBinding.map((b) => [b.key!, b.value!]));
+  const state = readTrainingState(m, file);
+  const bound = state.updates;
   const mainInits = new Map(g.initializer.map((t) => [t.name!, t]));
-  const algInits = new Map((alg.initializer ?? []).map((t) => [t.name!, t]));
-  const tensorOf = (name: string) => mainInits.get(name) ?? algInits.get(name);
-  for (const [key, value] of bound) {
-    if (!tensorOf(key)) throw new ModelError(`${file}: update_binding names '${key}', which is no initialiser`);
-    if (value !== next(key)) throw new ModelError(`${file}: update_binding ${key} → ${value} does not follow alexc's step contract (${next(key)})`);
-  }
-  if (!bound.has(STEP_COUNTER)) throw new ModelError(`${file}: training_info has no '${STEP_COUNTER}' counter`);
-  const mutable = [...bound.keys()]
-    .filter((k) => k !== STEP_COUNTER)
-    .map((name) => ({ name, dims: (tensorOf(name)!.dims ?? []).map(Number) }));
-  const params = mutable.filter((t) => mainInits.has(t.name));
+  const mutable = state.variables.filter((v) => v.name !== STEP_COUNTER).map(({ name, dims }) => ({ name, dims }));
+  const params = state.variables.filter((v) => v.parameter).map(({ name, dims }) => ({ name, dims }));
   const optimizer = mutable.some((t) => t.name.endsWith(".adam_m")) ? "adam" : "sgd";
+  const declared = new Map(state.variables.map((v) => [v.name, v]));
   const inputOf = (name: string): onnx.IValueInfoProto => {
-    const t = tensorOf(name)!;
-    return { name, type: typeProto(t.dataType === DTYPE_CODE.int64 ? "int64" : "float32", (t.dims ?? []).map(Number)) };
+    const v = declared.get(name)!;
+    return { name, type: typeProto(v.dtype, v.dims) };
   };
   const graphModel = (graph: onnx.IGraphProto) =>
     encodeModel({ irVersion: m.irVersion, opsetImport: m.opsetImport, producerName: m.producerName, producerVersion: m.producerVersion, graph });
@@ -58,6 +47,7 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     ...alg,
     input: [...(alg.input ?? []), ...[...bound.keys()].map(inputOf)],
     initializer: (alg.initializer ?? []).filter((t) => !bound.has(t.name!)),
+    sparseInitializer: (alg.sparseInitializer ?? []).filter((t) => !bound.has(t.values?.name ?? "")),
   };
 
   return {
@@ -68,10 +58,7 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     torchNames: torchNamesFromMetadata(m, file),
     optimizer,
     defaults: JSON.parse(metadataValue(m, "alexc.train_defaults") ?? "{}") as TrainDefaults,
-    initial() {
-      const tensors = new Map(mutable.map((t) => [t.name, floatValues(tensorOf(t.name)!, file)]));
-      return { tensors, step: int64Scalar(tensorOf(STEP_COUNTER)!) };
-    },
+    initial: () => state.values(),
     lowerings: ["dropout"],
     loweredStepModel(kind) {
       if (kind !== "dropout") throw new ModelError(`${file}: the ${kind} lowering needs the model file (.ts), not a built .onnx`);
@@ -129,18 +116,7 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
         valueInfo: [input, ...(g.valueInfo ?? [])],
       });
     },
-    trainedModel(tensors, step) {
-      const replace = (t: onnx.ITensorProto): onnx.ITensorProto => {
-        if (t.name === STEP_COUNTER && bound.has(STEP_COUNTER)) return tensorProto(makeTensor(STEP_COUNTER, "int64", [], [step]));
-        const v = bound.has(t.name!) ? tensors.get(t.name!) : undefined;
-        return v ? { ...t, rawData: new Uint8Array(v.buffer, v.byteOffset, v.byteLength), floatData: [] } : t;
-      };
-      return encodeModel({
-        ...m,
-        graph: { ...g, initializer: g.initializer.map(replace) },
-        trainingInfo: [{ ...ti, algorithm: { ...alg, initializer: (alg.initializer ?? []).map(replace) } }, ...m.trainingInfo.slice(1)],
-      });
-    },
+    trainedModel: (tensors, step) => encodeModel(withTrainingState(m, tensors, step)),
   };
 }
 

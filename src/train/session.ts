@@ -42,8 +42,8 @@ export function graphBytes(g: Graph): Uint8Array {
 
 const INSTALL_HINT: Record<Exclude<ExecutionProvider, "cpu">, string> = {
   cuda:
-    "the CUDA execution provider is not installed: run `ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm rebuild onnxruntime-node` " +
-    "(or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`) on a machine with CUDA 12 and cuDNN 9 and network access to the CUDA package feed",
+    "the CUDA execution provider is not installed: run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --dangerously-allow-all-scripts` " +
+    "(package.json's allowScripts denies its install script otherwise) on a machine with CUDA 12 and cuDNN 9 and network access to the CUDA package feed",
   webgpu: "the WebGPU execution provider needs a GPU with a Vulkan driver (libvulkan1); Mesa's CPU Vulkan (lavapipe) is not accepted",
 };
 
