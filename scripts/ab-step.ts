@@ -43,26 +43,50 @@ async function load(dir: string, model: string, batch: number): Promise<Tree> {
   // Each tree's modules are its own files, so nothing is shared between trees but onnxruntime.
   const req = (m: string) => require(path.join(dir, m));
   const def = req(model).default;
-  const { cpuStepGradients, lowerConvsToNchwc, lowerForCpu, nchwcBlockSize } = req("src/train/lower-cpu");
   const { adam } = req("src/train/optim/adam");
   const { programFromModel } = req("src/train/program-dsl");
   const { createStepSession } = req("src/train/session");
   const { STEP_COUNTER } = req("src/train/step");
   const { batchFeeds, maskFeeds, stateFeeds } = req("scripts/bench/step-feeds");
   const program = programFromModel(def, adam(), 0);
-  // The tree's CPU lowering as its trainer applies it (trees before lowerForCpu had NCHWc alone).
-  const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
-  const lowered = program.loweredStepModel("dropout", cpuStepGradients ? cpuStepGradients(cpu) : undefined);
   const names: string[] = program.mutable.map((t: { name: string }) => t.name);
-  const bytes = lowerForCpu ? lowerForCpu(lowered.bytes, cpu).bytes : lowerConvsToNchwc(lowered.bytes, cpu.blockSize).bytes;
-  const session = await createStepSession(bytes, { memoryPattern: false, mutable: names, native: true });
+  const { step, masks } = await cpuStep(req, program, batch);
+  const session = await createStepSession(step, { memoryPattern: false, mutable: names, native: true });
   process.stderr.write(`${dir}: ${session.runner}\n`);
-  const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };
+  const feeds = { ...batchFeeds(program, batch, 0, 1e-4), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };
   const carried = [...names, STEP_COUNTER];
   return {
     dir,
     step: async () => carryOver(feeds, await session.run(feeds), carried),
   };
+}
+
+/**
+ * The tree's CPU step as its trainer lowers it: on the IR through src/passes where the tree has
+ * them, as bytes through src/train/lower-cpu.ts before (trees before lowerForCpu had NCHWc alone).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tree has its own types
+async function cpuStep(req: (m: string) => any, program: any, batch: number): Promise<{ step: unknown; masks: unknown }> {
+  const passes = (() => {
+    try {
+      return req("src/passes/cpu");
+    } catch {
+      return undefined;
+    }
+  })();
+  if (passes) {
+    const { nchwcBlockSize } = req("src/train/nchwc-probe");
+    const { cpuStepGradients } = req("src/passes/winograd");
+    const { runPasses } = req("src/passes/run");
+    const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
+    const lowered = program.loweredStepGraph("dropout", cpuStepGradients(cpu));
+    return { step: runPasses(lowered.graph, passes.cpuPasses(cpu)), masks: lowered.masks };
+  }
+  const { cpuStepGradients, lowerConvsToNchwc, lowerForCpu, nchwcBlockSize } = req("src/train/lower-cpu");
+  const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
+  const lowered = program.loweredStepModel("dropout", cpuStepGradients ? cpuStepGradients(cpu) : undefined);
+  const bytes = lowerForCpu ? lowerForCpu(lowered.bytes, cpu).bytes : lowerConvsToNchwc(lowered.bytes, cpu.blockSize).bytes;
+  return { step: bytes, masks: lowered.masks };
 }
 
 async function main(): Promise<void> {

@@ -25,7 +25,8 @@ import { encodeModel } from "../src/emit/encode";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import type { TrainingProgram } from "../src/train/program";
-import { multiStepBytes } from "../src/train/multistep";
+import { sessionBytes } from "../src/emit/session-bytes";
+import { multiStep } from "../src/passes/multi-step";
 import { createSession, type ExecutionProvider } from "../src/train/session";
 import { next, STEP_COUNTER } from "../src/train/step";
 import { worstRelative } from "./bench/agreement";
@@ -41,7 +42,8 @@ const LOOP_K = 8;
 
 async function agreement(program: TrainingProgram, ep: ExecutionProvider, lowering: "webgpu" | "dropout"): Promise<void> {
   const batch = 8;
-  const { bytes, masks } = program.loweredStepModel(lowering);
+  const { graph, masks } = program.loweredStepGraph(lowering);
+  const bytes = sessionBytes(graph);
   const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
   const cpu = await (await createSession(bytes, { ep: "cpu" })).run(feeds);
   const gpu = await (await createSession(bytes, { ep })).run(feeds);
@@ -75,15 +77,16 @@ async function agreement(program: TrainingProgram, ep: ExecutionProvider, loweri
 
   const evalFeeds: Record<string, ort.Tensor> = { images: feeds.images, labels: feeds.labels };
   for (const p of program.params) evalFeeds[p.name] = feeds[p.name];
-  const la = (await (await createSession(program.evalModel(), { ep: "cpu" })).run(evalFeeds)).logits.data as Float32Array;
-  const lb = (await (await createSession(program.evalModel(), { ep })).run(evalFeeds)).logits.data as Float32Array;
+  const la = (await (await createSession(sessionBytes(program.evalGraph()), { ep: "cpu" })).run(evalFeeds)).logits.data as Float32Array;
+  const lb = (await (await createSession(sessionBytes(program.evalGraph()), { ep })).run(evalFeeds)).logits.data as Float32Array;
   console.log(`  eval logits: max |Δ| / max |logit| = ${worstRelative(la, lb).toExponential(2)}`);
 }
 
 /** The step as the trainer runs it; returns ms per step. */
 async function stepTimes(program: TrainingProgram, ep: ExecutionProvider, batch: number, reps: number): Promise<number[]> {
   const lowering = ep === "webgpu" ? "webgpu" : "dropout";
-  const { bytes, masks } = program.loweredStepModel(lowering);
+  const { graph, masks } = program.loweredStepGraph(lowering);
+  const bytes = sessionBytes(graph);
   const names = program.mutable.map((t) => t.name);
   const session = await createSession(bytes, { ep, keepOnDevice: names.map(next) });
   const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
@@ -104,7 +107,7 @@ async function stepTimes(program: TrainingProgram, ep: ExecutionProvider, batch:
 
 /** CUDA: K steps per run inside an ONNX Loop (parameters and state stay on the device); ms per step. */
 async function loopTimes(program: TrainingProgram, ep: ExecutionProvider, batch: number, reps: number): Promise<number[]> {
-  const session = await createSession(multiStepBytes(program.stepModel(1)), { ep });
+  const session = await createSession(sessionBytes(multiStep({ counter: STEP_COUNTER, next })(program.stepGraph(1))), { ep });
   const [c, h, w] = program.rawShape;
   const feeds: Record<string, ort.Tensor> = {
     ...stateFeeds(program),

@@ -4,7 +4,7 @@
  *   npx tsx scripts/profile-step.ts [--model models/alexnet.ts] [--ep cpu|webgpu|cuda] [--batch 32] [--runs 3] [--top 25] [--nodes 0] [--native on|off] [--winograd on|off] [--nchwc on|off]
  *
  * Runs the step as the trainer does for that provider (the WebGPU lowering for webgpu, dropout
- * masks as inputs otherwise; on the CPU, the trainer's convolution lowering (lower-cpu.ts) and
+ * masks as inputs otherwise; on the CPU, the trainer's convolution lowering (passes/cpu.ts) and
  * alexc's own binding with the updates in place where it is built, onnxruntime-node's with
  * `--native off`), profiles every run, and reports the last one: wall time, kernel
  * time per provider, the op types that took longest, and the ops that onnxruntime placed on the
@@ -23,7 +23,10 @@ import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
-import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "../src/train/lower-cpu";
+import { cpuPasses } from "../src/passes/cpu";
+import { runPasses } from "../src/passes/run";
+import { cpuStepGradients } from "../src/passes/winograd";
+import { nchwcBlockSize } from "../src/train/nchwc-probe";
 import { relaunchUnderMallocTuning, stepsInPlace } from "../src/cli/malloc-tuning";
 import { createStepSession, type ExecutionProvider } from "../src/train/session";
 import { next } from "../src/train/step";
@@ -54,11 +57,11 @@ async function main(): Promise<void> {
   const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
   const program = programFromModel(def, adam(), 0);
   const cpu = { blockSize: arg("nchwc", "on") === "on" ? await nchwcBlockSize() : 1, winograd: arg("winograd", "on") === "on", batch };
-  const { bytes: stepBytes, masks } = ep === "webgpu" ? program.loweredStepModel("webgpu") : program.loweredStepModel("dropout", cpuStepGradients(cpu));
-  const bytes = ep === "cpu" ? lowerForCpu(stepBytes, cpu).bytes : stepBytes;
+  const { graph: stepGraph, masks } = ep === "webgpu" ? program.loweredStepGraph("webgpu") : program.loweredStepGraph("dropout", cpuStepGradients(cpu));
+  const graph = ep === "cpu" ? runPasses(stepGraph, cpuPasses(cpu)) : stepGraph;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-profile-"));
   const names = program.mutable.map((t) => t.name);
-  const session = await createStepSession(bytes, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step"), mutable: names, native });
+  const session = await createStepSession(graph, { ep, keepOnDevice: names.map(next), profilePrefix: path.join(dir, "step"), mutable: names, native });
   console.log(`step: ${session.runner}`);
 
   const feeds = { ...batchFeeds(program, batch), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };

@@ -2,11 +2,11 @@
  * One measurement in its own process (so peak RSS is its own): alexc's AlexNet forward as
  * exported ("forward": inference session, constant weights, float input; onnxruntime computes its
  * convolutions directly), the same with its 3×3 and 5×5 convolutions by Winograd's algorithm
- * ("forward-winograd", lower-winograd.ts; onnxruntime folds the filter transforms of constant
+ * ("forward-winograd", passes/winograd.ts; onnxruntime folds the filter transforms of constant
  * weights once), the forward with the weights as graph inputs ("forward-inputs": how the training
  * step sees them, so onnxruntime cannot pre-pack them or switch convolutions to its NCHWc layout
  * by itself), or a training step (Adam, preprocessing in the graph, dropout masks as inputs) run
- * as `alexc train` runs it. The last two go through the trainer's CPU lowering (lower-cpu.ts:
+ * as `alexc train` runs it. The last two go through the trainer's CPU lowering (passes/cpu.ts:
  * Winograd unless `--no-winograd`, then NCHWc unless `--no-nchwc`); the step runs on alexc's own
  * binding (updates in place) unless `--no-native` is given; `--warmup W` untimed runs come first
  * (default 1).
@@ -21,8 +21,12 @@ import { GraphBuilder } from "../../src/graph/ir";
 import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
-import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "../../src/train/lower-cpu";
-import { lowerConvsToWinograd } from "../../src/train/lower-winograd";
+import { importModel } from "../../src/emit/import";
+import { sessionBytes } from "../../src/emit/session-bytes";
+import { cpuPasses } from "../../src/passes/cpu";
+import { runPasses } from "../../src/passes/run";
+import { cpuStepGradients, winograd } from "../../src/passes/winograd";
+import { nchwcBlockSize } from "../../src/train/nchwc-probe";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
 import { createSession, createStepSession, modelBytes } from "../../src/train/session";
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
     const x = new Float32Array(batch * c * h * w).map((_, i) => ((i * 7919) % 1000) / 1000);
     const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor("float32", x, [batch, c, h, w]) };
     let bytes = encodeModel(compileModel(def, { seed: 0 }));
-    if (mode === "forward-winograd") bytes = lowerConvsToWinograd(bytes, { batch }).bytes;
+    if (mode === "forward-winograd") bytes = sessionBytes(winograd({ batch })(importModel(compileModel(def, { seed: 0 })).graph));
     if (mode === "forward-inputs") {
       const b = new GraphBuilder(def.spec.name);
       const input = b.input("input", "float32", def.spec.input);
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
         training: false,
       });
       b.output(traced.output, "logits");
-      bytes = lowerForCpu(modelBytes(b), cpu).bytes;
+      bytes = sessionBytes(runPasses(b.build(), cpuPasses(cpu)));
     }
     const session = await createSession(bytes);
     for (let r = 0; r < warmup; r++) await session.run(feeds);
@@ -66,10 +70,10 @@ async function main(): Promise<void> {
     }
   } else {
     const program = programFromModel(def, adam(), 0);
-    const lowered = program.loweredStepModel("dropout", cpuStepGradients(cpu));
+    const lowered = program.loweredStepGraph("dropout", cpuStepGradients(cpu));
     // As the trainer runs it: no memory pattern, convolutions lowered for the CPU, alexc's own
     // binding with the updates in place unless `--no-native`.
-    const session = await createStepSession(lowerForCpu(lowered.bytes, cpu).bytes, {
+    const session = await createStepSession(runPasses(lowered.graph, cpuPasses(cpu)), {
       memoryPattern: false,
       mutable: program.mutable.map((t) => t.name),
       native: !process.argv.includes("--no-native"),

@@ -8,10 +8,9 @@ import * as ort from "onnxruntime-node";
 import * as os from "os";
 import { AlexcError } from "../graph/errors";
 import type { Graph, GraphBuilder } from "../graph/ir";
-import { graphProto, modelProto, encodeModel } from "../emit/encode";
+import { sessionBytes } from "../emit/session-bytes";
 import { NativeStepSession, nativeBinding, nativeUnavailable } from "./native-session";
 import { next } from "./step";
-import { withoutDimNames } from "./unnamed-dims";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
@@ -34,11 +33,7 @@ export interface SessionOptions {
 }
 
 export function modelBytes(b: GraphBuilder): Uint8Array {
-  return graphBytes(b.build());
-}
-
-export function graphBytes(g: Graph): Uint8Array {
-  return encodeModel(modelProto(graphProto(g)));
+  return sessionBytes(b.build());
 }
 
 const INSTALL_HINT: Record<Exclude<ExecutionProvider, "cpu">, string> = {
@@ -95,13 +90,13 @@ export interface StepSessionOptions extends SessionOptions {
  * The training step's session. On the CPU, alexc's own binding where it is built: no output
  * copies, updates in place (native-session.ts). Otherwise onnxruntime-node.
  */
-export async function createStepSession(bytes: Uint8Array, opts: StepSessionOptions): Promise<StepSession> {
+export async function createStepSession(graph: Graph, opts: StepSessionOptions): Promise<StepSession> {
   const cpu = (opts.ep ?? "cpu") === "cpu";
   const native = cpu && opts.native !== false;
-  // No buffer reuse planned across same-shaped values: the forward's buffers are freed at their last use (unnamed-dims.ts).
-  if (cpu) bytes = withoutDimNames(bytes);
+  // No buffer reuse planned across same-shaped values: the forward's buffers are freed at their last use (session-bytes.ts).
   if (native && nativeBinding()) {
-    const s = NativeStepSession.create(bytes, {
+    const s = NativeStepSession.create(graph, {
+      unnamedDims: true,
       threads: opts.threads ?? os.availableParallelism(),
       memoryPattern: opts.memoryPattern ?? true,
       inPlace: next,
@@ -110,7 +105,7 @@ export async function createStepSession(bytes: Uint8Array, opts: StepSessionOpti
     });
     return Object.assign(s, { runner: `alexc's onnxruntime binding, ${s.inPlace.length} of ${opts.mutable.length} tensors updated in place` });
   }
-  const s = await createSession(bytes, opts);
+  const s = await createSession(sessionBytes(graph, { unnamedDims: cpu }), opts);
   const why = native ? nativeUnavailable() : "";
   return {
     run: (feeds) => s.run(feeds) as Promise<Record<string, ort.Tensor>>,

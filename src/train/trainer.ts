@@ -24,8 +24,14 @@ import type { TrainingProgram } from "./program";
 import { collectReplaced } from "./collect-garbage";
 import { createSession, createStepSession, ExecutionProvider, type StepSession } from "./session";
 import { next, STEP_COUNTER } from "./step";
-import { multiStepBytes } from "./multistep";
-import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "./lower-cpu";
+import type { Graph } from "../graph/ir";
+import { sessionBytes } from "../emit/session-bytes";
+import { cpuPasses } from "../passes/cpu";
+import { multiStep } from "../passes/multi-step";
+import { nchwcConvCount } from "../passes/nchwc";
+import { runPasses } from "../passes/run";
+import { cpuStepGradients, winogradConvCount } from "../passes/winograd";
+import { nchwcBlockSize } from "./nchwc-probe";
 import { deviceDownload, type DeviceDownload } from "./device-download";
 import type { MaskInput } from "./lower-webgpu";
 
@@ -48,13 +54,13 @@ export interface TrainConfig {
   /** A safetensors file whose weights replace the initial parameters (PyTorch or alexc names). */
   initFrom?: string;
   evalBatchSize: number;
-  /** Optimizer steps per session run (an ONNX Loop when > 1; see multistep.ts). */
+  /** Optimizer steps per session run (an ONNX Loop when > 1; see passes/multi-step.ts). */
   stepsPerRun?: number;
   /** "webgpu": the step graph lowered for the WebGPU provider (lower-webgpu.ts); default with --ep webgpu. */
   lowering?: "default" | "webgpu";
-  /** CPU: convolutions on onnxruntime's blocked NCHWc kernels (lower-cpu.ts); default true. */
+  /** CPU: convolutions on onnxruntime's blocked NCHWc kernels (passes/nchwc.ts); default true. */
   nchwc?: boolean;
-  /** CPU: 3×3 and 5×5 convolutions as Winograd's F(m×m, r×r) (lower-winograd.ts); default true. */
+  /** CPU: 3×3 and 5×5 convolutions as Winograd's F(m×m, r×r) (passes/winograd.ts); default true. */
   winograd?: boolean;
   /** CPU: the step on alexc's own onnxruntime binding, updates in place (native-session.ts), where it is built; default true. */
   native?: boolean;
@@ -155,17 +161,17 @@ export async function train(program: TrainingProgram, data: { train: Split; test
   const device = new Map<string, ort.Tensor>();
   let download: DeviceDownload | undefined;
   let runSession: StepSession | undefined;
-  // On the CPU, step and evaluation take the weights as inputs; lower-cpu.ts computes their 3×3
+  // On the CPU, step and evaluation take the weights as inputs; passes/cpu.ts computes their 3×3
   // and 5×5 convolutions by Winograd's algorithm and moves the others onto the blocked kernels
   // onnxruntime otherwise keeps for constant weights.
   const cpu = { blockSize: cfg.ep === "cpu" && (cfg.nchwc ?? true) ? await nchwcBlockSize() : 1, winograd: cfg.ep === "cpu" && (cfg.winograd ?? true) };
   const convs = { winograd: 0, nchwc: 0 };
-  const forCpu = (bytes: Uint8Array, batch: number) => {
-    const lowered = lowerForCpu(bytes, { ...cpu, batch });
-    Object.assign(convs, { winograd: lowered.winograd, nchwc: lowered.nchwc });
-    return lowered.bytes;
+  const forCpu = (graph: Graph, batch: number) => {
+    const lowered = runPasses(graph, cpuPasses({ ...cpu, batch }));
+    Object.assign(convs, { winograd: winogradConvCount(lowered), nchwc: nchwcConvCount(lowered) });
+    return lowered;
   };
-  const evalSession = await createSession(forCpu(program.evalModel(), cfg.evalBatchSize), { ep: cfg.ep, threads: cfg.threads });
+  const evalSession = await createSession(sessionBytes(forCpu(program.evalGraph(), cfg.evalBatchSize)), { ep: cfg.ep, threads: cfg.threads });
   const metricsFile = path.join(cfg.out, METRICS);
   const results: EpochMetrics[] = [];
   let interrupted = false;
@@ -179,9 +185,9 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     // seeded per epoch.
     const lowered =
       cfg.lowering === "webgpu"
-        ? program.loweredStepModel("webgpu")
+        ? program.loweredStepGraph("webgpu")
         : k === 1
-          ? program.loweredStepModel("dropout", cpuStepGradients({ ...cpu, batch: cfg.batchSize }))
+          ? program.loweredStepGraph("dropout", cpuStepGradients({ ...cpu, batch: cfg.batchSize }))
           : undefined;
     if (lowered?.maxBatch !== undefined && cfg.batchSize > lowered.maxBatch) {
       throw new UsageError(`--batch-size ${cfg.batchSize}: the WebGPU step indexes max-pooling in int32, which holds batches up to ${lowered.maxBatch} for '${program.name}'`);
@@ -194,8 +200,8 @@ export async function train(program: TrainingProgram, data: { train: Split; test
     // page-faults in a fresh block (docs/performance.md).
     // On the CPU with one step per run, alexc's own binding writes each update into the array it
     // replaces (session.ts, createStepSession): no output copies.
-    const stepSession = (bytes: Uint8Array) =>
-      createStepSession(k > 1 ? multiStepBytes(bytes) : bytes, {
+    const stepSession = (graph: Graph) =>
+      createStepSession(k > 1 ? multiStep({ counter: STEP_COUNTER, next })(graph) : graph, {
         ep: cfg.ep,
         threads: cfg.threads,
         keepOnDevice: [...tensors.keys()].map(next),
@@ -204,10 +210,10 @@ export async function train(program: TrainingProgram, data: { train: Split; test
         native: k === 1 && cfg.native !== false,
       });
     // The same step every epoch unless K > 1 (its dropout seed changes): lowered for the CPU once.
-    const stepBytes = lowered && forCpu(lowered.bytes, cfg.batchSize);
-    runSession = cfg.ep === "webgpu" && stepBytes ? await stepSession(stepBytes) : undefined;
+    const stepGraph = lowered && forCpu(lowered.graph, cfg.batchSize);
+    runSession = cfg.ep === "webgpu" && stepGraph ? await stepSession(stepGraph) : undefined;
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-      const session = runSession ?? (await stepSession(stepBytes ?? forCpu(program.stepModel(dropoutSeed(cfg.seed, epoch)), cfg.batchSize)));
+      const session = runSession ?? (await stepSession(stepGraph ?? forCpu(program.stepGraph(dropoutSeed(cfg.seed, epoch)), cfg.batchSize)));
       if (epoch === startEpoch) {
         const convLine = cfg.ep === "cpu" ? `; convolutions: ${convs.winograd} by Winograd's algorithm, ${convs.nchwc} on NCHWc kernels` : "";
         log.line(`step: ${session.runner}${convLine}`);
