@@ -22,6 +22,7 @@ import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
 import { compileModel } from "../src/emit/compile";
 import { encodeModel } from "../src/emit/encode";
+import { sessionBytes } from "../src/emit/session-bytes";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import type { TrainingProgram } from "../src/train/program";
@@ -45,7 +46,7 @@ async function agreement(program: TrainingProgram, target: Target): Promise<void
   const { ep, lowering } = target;
   const batch = 8;
   const step = target.step(program, { batch });
-  const bytes = step.model(0);
+  const bytes = sessionBytes(step.model(0));
   const masks = step.masks;
   const feeds = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
   const cpu = await (await createSession(bytes, { ep: "cpu" })).run(feeds);
@@ -80,8 +81,9 @@ async function agreement(program: TrainingProgram, target: Target): Promise<void
 
   const evalFeeds: Record<string, ort.Tensor> = { images: feeds.images, labels: feeds.labels };
   for (const p of program.params) evalFeeds[p.name] = feeds[p.name];
-  const la = (await (await createSession(program.evalModel(), { ep: "cpu" })).run(evalFeeds)).logits.data as Float32Array;
-  const lb = (await (await createSession(program.evalModel(), { ep })).run(evalFeeds)).logits.data as Float32Array;
+  const evalBytes = sessionBytes(program.evalGraph());
+  const la = (await (await createSession(evalBytes, { ep: "cpu" })).run(evalFeeds)).logits.data as Float32Array;
+  const lb = (await (await createSession(evalBytes, { ep })).run(evalFeeds)).logits.data as Float32Array;
   console.log(`  eval logits: max |Δ| / max |logit| = ${worstRelative(la, lb).toExponential(2)}`);
 }
 

@@ -1,5 +1,5 @@
 /**
- * The CPU lowering (src/train/lower-cpu.ts) on this machine's processor: its NCHWc block size,
+ * The CPU lowering (src/passes/nchwc.ts) on this machine's processor: its NCHWc block size,
  * how many convolutions it moves, agreement of one training step and of evaluation with the
  * standard graph, and both steps' times, alternating in one process.
  *
@@ -13,7 +13,9 @@ import * as ort from "onnxruntime-node";
 import * as os from "os";
 import * as path from "path";
 import type { ModelDef } from "../src/graph/dsl";
-import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
+import { sessionBytes } from "../src/emit/session-bytes";
+import { nchwc, nchwcConvCount } from "../src/passes/nchwc";
+import { nchwcBlockSize } from "../src/train/nchwc-probe";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { createSession } from "../src/train/session";
@@ -33,15 +35,15 @@ async function main(): Promise<void> {
   const def = (require(path.resolve(arg("model", path.join(__dirname, "../models/alexnet.ts")))) as { default: ModelDef }).default;
   const blockSize = await nchwcBlockSize();
   const program = programFromModel(def, adam(), 0);
-  const { bytes, masks } = program.loweredStepModel("dropout");
-  const lowered = lowerConvsToNchwc(bytes, blockSize);
-  console.log(`${def.spec.name}: NCHWc block size ${blockSize}, ${lowered.rewritten} convolutions of the step rewritten, ${threads} threads`);
+  const { graph, masks } = program.loweredStepGraph("dropout");
+  const lowered = nchwc(blockSize)(graph);
+  console.log(`${def.spec.name}: NCHWc block size ${blockSize}, ${nchwcConvCount(lowered)} convolutions of the step rewritten, ${threads} threads`);
 
   const feeds: Record<string, ort.Tensor> = { ...batchFeeds(program, batch), ...maskFeeds(masks, batch, 0), ...stateFeeds(program) };
 
   const opts = { threads, memoryPattern: false };
-  const standard = await createSession(bytes, opts);
-  const candidate = await createSession(lowered.bytes, opts);
+  const standard = await createSession(sessionBytes(graph), opts);
+  const candidate = await createSession(sessionBytes(lowered), opts);
   const ref = await standard.run(feeds);
   const got = await candidate.run(feeds);
   const moments = program.mutable.filter((t) => t.name.endsWith(".adam_m")).map((t) => t.name);
@@ -49,9 +51,9 @@ async function main(): Promise<void> {
   console.log(`one step, batch ${batch}: loss ${Number(ref.loss.data[0]).toFixed(6)} vs ${Number(got.loss.data[0]).toFixed(6)}, correct ${ref.correct.data[0]} vs ${got.correct.data[0]}`);
   console.log(`  gradients (Adam's first moment), worst per tensor relative to its largest: ${gradWorst.toExponential(2)}`);
 
-  const evalBytes = program.evalModel();
-  const evalStd = await createSession(evalBytes, opts);
-  const evalLow = await createSession(lowerConvsToNchwc(evalBytes, blockSize).bytes, opts);
+  const evalGraph = program.evalGraph();
+  const evalStd = await createSession(sessionBytes(evalGraph), opts);
+  const evalLow = await createSession(sessionBytes(nchwc(blockSize)(evalGraph)), opts);
   const evalFeeds = Object.fromEntries(evalStd.inputNames.map((n) => [n, feeds[n]]));
   const logitsWorst = worstRelative((await evalStd.run(evalFeeds)).logits.data as Float32Array, (await evalLow.run(evalFeeds)).logits.data as Float32Array);
   console.log(`  evaluation logits, worst relative to the largest: ${logitsWorst.toExponential(2)}`);

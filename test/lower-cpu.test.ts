@@ -1,5 +1,5 @@
 /**
- * The CPU lowering (convolutions on onnxruntime's NCHWc kernels) computes the same training step
+ * The NCHWc pass (src/passes/nchwc.ts: convolutions on onnxruntime's NCHWc kernels) computes the same training step
  * and the same evaluation as the standard graph, rewrites only the convolutions those kernels
  * accept, and leaves everything else, the exported model included, as it was.
  */
@@ -8,16 +8,18 @@ import * as ort from "onnxruntime-node";
 import { model, N, Tensor } from "../src";
 import { uniformInit } from "../src/graph/init";
 import { makeTensor, numel } from "../src/graph/types";
-import { GraphBuilder } from "../src/graph/ir";
+import { GraphBuilder, type Graph } from "../src/graph/ir";
 import { compileModel } from "../src/emit/compile";
 import { decodeModel } from "../src/emit/decode";
 import { encodeModel } from "../src/emit/encode";
-import { lowerConvsToNchwc, NCHWC_DOMAIN, nchwcBlockSize } from "../src/train/lower-cpu";
-import { multiStepBytes } from "../src/train/multistep";
+import { sessionBytes } from "../src/emit/session-bytes";
+import { nchwc, NCHWC_DOMAIN, nchwcConvCount } from "../src/passes/nchwc";
+import { multiStep } from "../src/passes/multi-step";
+import { nchwcBlockSize } from "../src/train/nchwc-probe";
 import { adam } from "../src/train/optim/adam";
 import { programFromOnnx } from "../src/train/program-onnx";
 import { modelBytes } from "../src/train/session";
-import { buildEvalGraph, buildStepGraph, next } from "../src/train/step";
+import { buildEvalGraph, buildStepGraph, next, STEP_COUNTER } from "../src/train/step";
 import { trainingInfo } from "../src/train/training-info";
 
 // Channel counts that every block size (8 with AVX2, 16 with AVX-512) accepts, plus one layer
@@ -33,7 +35,7 @@ const small = model(
       .linear(10),
 );
 
-const opsOf = (bytes: Uint8Array) => (decodeModel(bytes, "test").graph!.node ?? []).map((n) => `${n.domain ? `${n.domain}:` : ""}${n.opType}`);
+const opsOf = (g: Graph) => g.nodes.map((n) => `${n.domain ? `${n.domain}:` : ""}${n.op}`);
 
 function worst(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; scale: number } {
   let diff = 0;
@@ -64,20 +66,22 @@ test("this machine's onnxruntime has NCHWc kernels (block 8 or 16)", async () =>
 test("lowered step == standard step: loss, correct count, gradients, updates", async () => {
   const B = await nchwcBlockSize();
   const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
-  const bytes = modelBytes(sg.b);
-  const lowered = lowerConvsToNchwc(bytes, B);
+  const graph = sg.b.build();
+  const lowered = nchwc(B)(graph);
   // Forward: conv1 (NCHW input), conv2; backward: conv2's dX (32 → 16 channels). conv3 (12
-  // output channels) and the dX convolutions into 12 channels or from conv3 stay standard;
+  // output channels) stays standard, and so does conv3's dX (12 → 32 channels) with blocks of 8;
+  // with blocks of 16 its 12 input channels are fewer than a block, which the kernels accept.
   // conv1 needs no dX. The Relu after each rewritten forward conv is fused.
-  expect(lowered.rewritten).toBe(3);
-  const ops = opsOf(lowered.bytes);
-  expect(ops.filter((o) => o === `${NCHWC_DOMAIN}:Conv`)).toHaveLength(3);
-  expect(ops.filter((o) => o === "Conv").length).toBe(opsOf(bytes).filter((o) => o === "Conv").length - 3);
-  expect(ops.filter((o) => o === "Relu").length).toBe(opsOf(bytes).filter((o) => o === "Relu").length - 2);
+  const expected = B === 16 ? 4 : 3;
+  expect(nchwcConvCount(lowered)).toBe(expected);
+  const ops = opsOf(lowered);
+  expect(ops.filter((o) => o === `${NCHWC_DOMAIN}:Conv`)).toHaveLength(expected);
+  expect(ops.filter((o) => o === "Conv").length).toBe(opsOf(graph).filter((o) => o === "Conv").length - expected);
+  expect(ops.filter((o) => o === "Relu").length).toBe(opsOf(graph).filter((o) => o === "Relu").length - 2);
   expect(ops.filter((o) => o === `${NCHWC_DOMAIN}:ReorderInput`)).toHaveLength(2); // not for the 1-channel input
 
-  const reference = await ort.InferenceSession.create(bytes);
-  const candidate = await ort.InferenceSession.create(lowered.bytes);
+  const reference = await ort.InferenceSession.create(sessionBytes(graph));
+  const candidate = await ort.InferenceSession.create(sessionBytes(lowered));
   const feeds = stepFeeds(sg, 16, 0);
   const ref = await reference.run(feeds);
   const got = await candidate.run(feeds);
@@ -105,15 +109,16 @@ test("lowered step == standard step: loss, correct count, gradients, updates", a
 
 test("lowered evaluation == standard evaluation (weights as inputs)", async () => {
   const B = await nchwcBlockSize();
-  const bytes = modelBytes(buildEvalGraph(small));
-  const lowered = lowerConvsToNchwc(bytes, B);
-  expect(lowered.rewritten).toBe(2);
+  const graph = buildEvalGraph(small).build();
+  const bytes = sessionBytes(graph);
+  const lowered = nchwc(B)(graph);
+  expect(nchwcConvCount(lowered)).toBe(2);
   const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
   const feeds = stepFeeds(sg, 8, 5);
   const inputs = (await ort.InferenceSession.create(bytes)).inputNames;
   const subset = Object.fromEntries(inputs.map((n) => [n, feeds[n]]));
   const ref = await (await ort.InferenceSession.create(bytes)).run(subset);
-  const got = await (await ort.InferenceSession.create(lowered.bytes)).run(subset);
+  const got = await (await ort.InferenceSession.create(sessionBytes(lowered))).run(subset);
   const { diff, scale } = worst(ref.logits.data as Float32Array, got.logits.data as Float32Array);
   expect(diff).toBeLessThanOrEqual(1e-5 * scale);
   expect(Number(got.correct.data[0])).toBe(Number(ref.correct.data[0]));
@@ -122,15 +127,15 @@ test("lowered evaluation == standard evaluation (weights as inputs)", async () =
 test("a lowered step runs inside the K-steps Loop", async () => {
   const B = await nchwcBlockSize();
   const sg = buildStepGraph(small, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
-  const single = lowerConvsToNchwc(modelBytes(sg.b), B).bytes;
+  const single = nchwc(B)(sg.b.build());
   const feeds = stepFeeds(sg, 8, 1);
   const { images, labels, ...rest } = feeds;
-  const looped = await (await ort.InferenceSession.create(multiStepBytes(single))).run({
+  const looped = await (await ort.InferenceSession.create(sessionBytes(multiStep({ counter: STEP_COUNTER, next })(single)))).run({
     ...rest,
     images_all: new ort.Tensor("uint8", images.data as Uint8Array, [1, ...images.dims]),
     labels_all: new ort.Tensor("int64", labels.data as BigInt64Array, [1, ...labels.dims]),
   });
-  const once = await (await ort.InferenceSession.create(single)).run(feeds);
+  const once = await (await ort.InferenceSession.create(sessionBytes(single))).run(feeds);
   expect((looped.losses.data as Float32Array)[0]).toBe((once.loss.data as Float32Array)[0]);
   expect(Array.from(looped[next("conv2.weight")].data as Float32Array)).toEqual(Array.from(once[next("conv2.weight")].data as Float32Array));
 });
@@ -142,7 +147,7 @@ test("only convolutions the NCHWc kernels accept are rewritten", () => {
     const dims = [cout, cin / ((attrs.group as number) ?? 1), 3, 3];
     const w = constantWeight ? b.initializer(makeTensor("w", "float32", dims, Array(numel(dims)).fill(0))) : b.input("w", "float32", dims);
     b.output(b.op1("Conv", [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], ...attrs }), "y");
-    return lowerConvsToNchwc(modelBytes(b), 8).rewritten;
+    return nchwcConvCount(nchwc(8)(b.build()));
   };
   expect(conv(16, 32)).toBe(1);
   expect(conv(3, 32)).toBe(1); // fewer input channels than the block: NCHW input
@@ -150,16 +155,16 @@ test("only convolutions the NCHWc kernels accept are rewritten", () => {
   expect(conv(16, 12)).toBe(0); // output channels not a multiple of the block
   expect(conv(16, 32, { group: 2 })).toBe(0);
   expect(conv(16, 32, {}, true)).toBe(0); // constant weights: onnxruntime's own transformer's job
-  // No NCHWc kernels on this machine: the bytes are returned as they came.
+  // No NCHWc kernels on this machine: the graph is returned as it came.
   const b = new GraphBuilder("g");
   b.output(b.op1("Conv", [b.input("x", "float32", [N, 16, 8, 8]), b.input("w", "float32", [32, 16, 3, 3])], { kernel_shape: [3, 3] }), "y");
-  const bytes = modelBytes(b);
-  expect(lowerConvsToNchwc(bytes, 1).bytes).toBe(bytes);
+  const graph = b.build();
+  expect(nchwc(1)(graph)).toBe(graph);
 });
 
 test("a built .onnx (training_info) gets the same rewrites for its step and its evaluation", () => {
   const built = compileModel(small, { seed: 0, trainingInfo: (d, s) => trainingInfo(d, adam(), s) });
   const program = programFromOnnx(decodeModel(encodeModel(built), "small.onnx"), "small.onnx");
-  expect(lowerConvsToNchwc(program.loweredStepModel("dropout").bytes, 8).rewritten).toBe(3);
-  expect(lowerConvsToNchwc(program.evalModel(), 8).rewritten).toBe(2);
+  expect(nchwcConvCount(nchwc(8)(program.loweredStepGraph("dropout").graph))).toBe(3);
+  expect(nchwcConvCount(nchwc(8)(program.evalGraph()))).toBe(2);
 });

@@ -1,5 +1,5 @@
 /**
- * The Winograd lowering (src/train/lower-winograd.ts): its transforms against Lavin & Gray's
+ * The Winograd pass (src/passes/winograd.ts): its transforms against Lavin & Gray's
  * published F(4, 3) and against direct correlation in float64, its convolutions against
  * onnxruntime's Conv, a whole training step against the direct one, which convolutions it takes,
  * and the trainer's switch.
@@ -8,17 +8,18 @@ import "./helpers/train-realm";
 import * as ort from "onnxruntime-node";
 import { model, N, Tensor } from "../src";
 import type { ModelDef } from "../src/graph/dsl";
-import { GraphBuilder } from "../src/graph/ir";
+import { GraphBuilder, type Graph } from "../src/graph/ir";
 import { uniformInit } from "../src/graph/init";
 import { makeTensor, numel } from "../src/graph/types";
-import { decodeModel } from "../src/emit/decode";
-import { cpuStepGradients, lowerForCpu, nchwcBlockSize } from "../src/train/lower-cpu";
+import { sessionBytes } from "../src/emit/session-bytes";
+import { cpuPasses } from "../src/passes/cpu";
+import { runPasses } from "../src/passes/run";
+import { cpuStepGradients, winograd as winogradPass, winogradConvCount } from "../src/passes/winograd";
+import { nchwcBlockSize } from "../src/train/nchwc-probe";
 import { batchFeeds, maskFeeds, stateFeeds } from "../scripts/bench/step-feeds";
-import { lowerConvsToWinograd } from "../src/train/lower-winograd";
 import { chooseTile, MIN_CHANNELS, winogradTransforms } from "../src/graph/winograd";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
-import { modelBytes } from "../src/train/session";
 import { buildStepGraph, next } from "../src/train/step";
 import { cpuTarget } from "../src/train/targets/cpu";
 import { train, type TrainConfig } from "../src/train/trainer";
@@ -91,13 +92,13 @@ test("the tile: fewest multiplications counting overhanging tiles, the smaller o
 });
 
 /** One convolution as a model: weights (and bias) as inputs, as in a training step. */
-function convModel(o: { batch?: number | string; cin: number; cout: number; h: number; w: number; r: number; pads: number[]; bias?: boolean; attrs?: Record<string, number | number[]> }): Uint8Array {
+function convModel(o: { batch?: number | string; cin: number; cout: number; h: number; w: number; r: number; pads: number[]; bias?: boolean; attrs?: Record<string, number | number[]> }): Graph {
   const b = new GraphBuilder("conv");
   const x = b.input("x", "float32", [o.batch ?? N, o.cin, o.h, o.w]);
   const w = b.input("w", "float32", [o.cout, o.cin / (((o.attrs?.group as number) ?? 1)), o.r, o.r]);
   const bias = o.bias ? b.input("b", "float32", [o.cout]) : undefined;
   b.output(b.op1("Conv", [x, w, bias], { kernel_shape: [o.r, o.r], pads: o.pads, ...o.attrs }), "y");
-  return modelBytes(b);
+  return b.build();
 }
 
 describe("lowered convolutions == onnxruntime's Conv", () => {
@@ -111,12 +112,12 @@ describe("lowered convolutions == onnxruntime's Conv", () => {
     ["F(2, 5), static batch", { batch: 3, cin: 64, cout: 64, h: 11, w: 11, r: 5, pads: [2, 2, 2, 2] }, 2, 3],
   ];
   test.each(cases)("%s", async (_, o, tile, batch) => {
-    const bytes = convModel(o);
-    const lowered = lowerConvsToWinograd(bytes, { tile });
-    expect(lowered.rewritten).toBe(1);
-    const ops = decodeModel(lowered.bytes, "t").graph!.node!;
+    const graph = convModel(o);
+    const bytes = sessionBytes(graph);
+    const lowered = winogradPass({ tile })(graph);
+    expect(winogradConvCount(lowered)).toBe(1);
     // The only convolution left is the input transform, a Conv3D with constant kernels.
-    expect(ops.filter((n) => n.opType === "Conv").map((n) => n.name)).toEqual([expect.stringMatching(/winograd\/Conv_v5$/)]);
+    expect(lowered.nodes.filter((n) => n.op === "Conv").map((n) => n.name)).toEqual([expect.stringMatching(/winograd\/Conv_v5$/)]);
     const x = noise(batch * o.cin * o.h * o.w, 1);
     const feeds: Record<string, ort.Tensor> = {
       x: new ort.Tensor("float32", Float32Array.from(x), [batch, o.cin, o.h, o.w]),
@@ -124,12 +125,12 @@ describe("lowered convolutions == onnxruntime's Conv", () => {
     };
     if (o.bias) feeds.b = new ort.Tensor("float32", Float32Array.from(noise(o.cout, 3)), [o.cout]);
     const ref = (await (await ort.InferenceSession.create(bytes)).run(feeds)).y;
-    const candidates = [lowered.bytes];
+    const candidates = [sessionBytes(lowered)];
     if (tile === undefined) {
       // As the trainer runs it: then the NCHWc pass, which leaves the Conv3D alone.
-      const cpu = lowerForCpu(bytes, { blockSize: await nchwcBlockSize(), winograd: true });
-      expect(cpu.winograd).toBe(1);
-      candidates.push(cpu.bytes);
+      const cpu = runPasses(graph, cpuPasses({ blockSize: await nchwcBlockSize(), winograd: true }));
+      expect(winogradConvCount(cpu)).toBe(1);
+      candidates.push(sessionBytes(cpu));
     }
     for (const candidate of candidates) {
       const got = (await (await ort.InferenceSession.create(candidate)).run(feeds)).y;
@@ -142,15 +143,14 @@ describe("lowered convolutions == onnxruntime's Conv", () => {
 
 test("a batch too large for the transforms runs in slices, any batch size the same", async () => {
   const o = { cin: 64, cout: 64, h: 13, w: 13, r: 3, pads: [1, 1, 1, 1], bias: true };
-  const bytes = convModel(o);
+  const graph = convModel(o);
   // 4·9·(49·(2·64 + 64) + 25·64) = 396 KB of transforms per image: 8 images → 4 slices of 1 MB.
-  const sliced = lowerConvsToWinograd(bytes, { batch: 8, sliceBytes: 1 << 20 });
-  expect(sliced.rewritten).toBe(1);
-  const nodes = decodeModel(sliced.bytes, "t").graph!.node!;
-  expect(nodes.filter((n) => n.opType === "Conv")).toHaveLength(4);
-  expect(nodes.filter((n) => n.opType === "Concat" && n.input!.length === 4)).toHaveLength(1); // the slices joined
-  const direct = await ort.InferenceSession.create(bytes);
-  const candidate = await ort.InferenceSession.create(sliced.bytes);
+  const sliced = winogradPass({ batch: 8, sliceBytes: 1 << 20 })(graph);
+  expect(winogradConvCount(sliced)).toBe(1);
+  expect(sliced.nodes.filter((n) => n.op === "Conv")).toHaveLength(4);
+  expect(sliced.nodes.filter((n) => n.op === "Concat" && n.inputs.length === 4)).toHaveLength(1); // the slices joined
+  const direct = await ort.InferenceSession.create(sessionBytes(graph));
+  const candidate = await ort.InferenceSession.create(sessionBytes(sliced));
   // The batch it was sized for, a smaller one, and batches with fewer images than slices (empty slices).
   for (const batch of [8, 5, 3, 1]) {
     const feeds: Record<string, ort.Tensor> = {
@@ -168,11 +168,11 @@ test("a batch too large for the transforms runs in slices, any batch size the sa
 test("only 3×3 and 5×5 convolutions of stride 1, one group and enough channels are rewritten", () => {
   const count = (o: Partial<Parameters<typeof convModel>[0]>, constantWeight = false) => {
     const c = { cin: 64, cout: 64, h: 12, w: 12, r: 3, pads: [1, 1, 1, 1], ...o };
-    if (!constantWeight) return lowerConvsToWinograd(convModel(c)).rewritten;
+    if (!constantWeight) return winogradConvCount(winogradPass()(convModel(c)));
     const b = new GraphBuilder("g");
     const dims = [c.cout, c.cin, c.r, c.r];
     b.output(b.op1("Conv", [b.input("x", "float32", [N, c.cin, c.h, c.w]), b.initializer(makeTensor("w", "float32", dims, Array(numel(dims)).fill(0)))], { kernel_shape: [c.r, c.r], pads: c.pads }), "y");
-    return lowerConvsToWinograd(modelBytes(b)).rewritten;
+    return winogradConvCount(winogradPass()(b.build()));
   };
   expect(count({})).toBe(1);
   expect(count({ r: 5, pads: [2, 2, 2, 2] })).toBe(1);
@@ -184,9 +184,9 @@ test("only 3×3 and 5×5 convolutions of stride 1, one group and enough channels
   expect(count({ r: 7, pads: [3, 3, 3, 3] })).toBe(0);
   expect(count({ cin: MIN_CHANNELS / 2 })).toBe(0);
   expect(count({ cout: MIN_CHANNELS / 2 })).toBe(0);
-  // Nothing to rewrite: the same bytes back.
-  const bytes = convModel({ cin: 16, cout: 16, h: 8, w: 8, r: 3, pads: [1, 1, 1, 1] });
-  expect(lowerConvsToWinograd(bytes).bytes).toBe(bytes);
+  // Nothing to rewrite: an equal graph back.
+  const graph = convModel({ cin: 16, cout: 16, h: 8, w: 8, r: 3, pads: [1, 1, 1, 1] });
+  expect(sessionBytes(winogradPass()(graph))).toEqual(sessionBytes(graph));
 });
 
 // Eligible convolutions forward (conv2, conv3) and backward (their dX convolutions), a 5×5 among them.
@@ -216,13 +216,13 @@ test("the step as the trainer runs it on the CPU == the direct one: loss, correc
   const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
   const direct = buildStepGraph(wide, { optimizer: adam(), mode: "inputs", dropoutSeed: 0 });
   const winograd = buildStepGraph(wide, { optimizer: adam(), mode: "inputs", dropoutSeed: 0, gradients: cpuStepGradients(cpu) });
-  const bytes = modelBytes(winograd.b);
+  const graph = winograd.b.build();
   // conv2's and conv3's weight gradients by Winograd's algorithm: no per-offset GEMMs left for them.
   const gemms = (g: typeof direct) => g.b.build().nodes.filter((n) => n.op === "Gemm" && /conv[23]/.test(n.name)).length;
   expect(gemms(direct)).toBe(25 + 9);
   expect(gemms(winograd)).toBe(0);
-  const lowered = lowerForCpu(bytes, cpu);
-  expect(lowered.winograd).toBe(4); // conv2, conv3 and their dX convolutions
+  const lowered = runPasses(graph, cpuPasses(cpu));
+  expect(winogradConvCount(lowered)).toBe(4); // conv2, conv3 and their dX convolutions
   const feeds: Record<string, ort.Tensor> = {
     images: new ort.Tensor("uint8", Uint8Array.from({ length: batch * 784 }, (_, i) => (i * 131 + (i >> 7) * 17) % 256), [batch, 1, 28, 28]),
     labels: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt((i * 3) % 10)), [batch]),
@@ -231,12 +231,12 @@ test("the step as the trainer runs it on the CPU == the direct one: loss, correc
   };
   for (const p of direct.params) feeds[p.name] = new ort.Tensor("float32", uniformInit(0, p.name, numel(p.dims), p.fanIn), [...p.dims]);
   for (const s of direct.state) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)), [...s.dims]);
-  const ref = await (await ort.InferenceSession.create(modelBytes(direct.b))).run(feeds);
+  const ref = await (await ort.InferenceSession.create(sessionBytes(direct.b.build()))).run(feeds);
   const moments = direct.state.filter((t) => t.name.endsWith(".adam_m")).map((t) => t.name);
   expect(moments.length).toBe(direct.params.length);
   // Measured: 1.3e-6 (forward and dX by Winograd), 2.6e-6 (all three) of each tensor's largest.
-  expectSameStep(ref, await (await ort.InferenceSession.create(lowerConvsToWinograd(modelBytes(direct.b)).bytes)).run(feeds), moments, 1e-4);
-  expectSameStep(ref, await (await ort.InferenceSession.create(lowered.bytes)).run(feeds), moments, 1e-4);
+  expectSameStep(ref, await (await ort.InferenceSession.create(sessionBytes(winogradPass()(direct.b.build())))).run(feeds), moments, 1e-4);
+  expectSameStep(ref, await (await ort.InferenceSession.create(sessionBytes(lowered))).run(feeds), moments, 1e-4);
 });
 
 test("AlexNet: the step as the trainer runs it on the CPU == the direct one (batch 8, dropout masks)", async () => {
@@ -244,19 +244,19 @@ test("AlexNet: the step as the trainer runs it on the CPU == the direct one (bat
   const batch = 8;
   const program = programFromModel(alexnet, adam(), 0);
   const cpu = { blockSize: await nchwcBlockSize(), winograd: true, batch };
-  const direct = program.loweredStepModel("dropout");
-  const winograd = program.loweredStepModel("dropout", cpuStepGradients(cpu));
-  const lowered = lowerForCpu(winograd.bytes, cpu);
-  expect(lowered.winograd).toBe(8); // conv2–conv5 and their dX convolutions
+  const direct = program.loweredStepGraph("dropout");
+  const winograd = program.loweredStepGraph("dropout", cpuStepGradients(cpu));
+  const lowered = runPasses(winograd.graph, cpuPasses(cpu));
+  expect(winogradConvCount(lowered)).toBe(8); // conv2–conv5 and their dX convolutions
   const feeds = { ...batchFeeds(program, batch, 3), ...maskFeeds(direct.masks, batch, 0), ...stateFeeds(program) };
-  const ref = await (await ort.InferenceSession.create(direct.bytes)).run(feeds);
+  const ref = await (await ort.InferenceSession.create(sessionBytes(direct.graph))).run(feeds);
   const moments = program.mutable.filter((t) => t.name.endsWith(".adam_m")).map((t) => t.name);
   // The weight gradients alone by Winograd (the forward unchanged): measured ≤ 2.4e-6.
-  expectSameStep(ref, await (await ort.InferenceSession.create(winograd.bytes)).run(feeds), moments, 1e-4);
+  expectSameStep(ref, await (await ort.InferenceSession.create(sessionBytes(winograd.graph))).run(feeds), moments, 1e-4);
   // Everything by Winograd: measured ≤ 1.3e-5 on these images. (On others a max-pooling window
   // whose two largest values differ by less than the rounding picks the other one, and the
   // gradients through it move by up to 1e-2 of their largest, as between any two runtimes.)
-  expectSameStep(ref, await (await ort.InferenceSession.create(lowered.bytes)).run(feeds), moments, 1e-4);
+  expectSameStep(ref, await (await ort.InferenceSession.create(sessionBytes(lowered))).run(feeds), moments, 1e-4);
 }, 60_000);
 
 describe("the trainer lowers CPU convolutions by default; --no-winograd turns it off", () => {

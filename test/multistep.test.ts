@@ -7,18 +7,18 @@ import * as ort from "onnxruntime-node";
 import lenet from "../models/lenet";
 import { uniformInit } from "../src/graph/init";
 import { numel } from "../src/graph/types";
-import { multiStepBytes } from "../src/train/multistep";
+import { sessionBytes } from "../src/emit/session-bytes";
+import { multiStep } from "../src/passes/multi-step";
 import { adam } from "../src/train/optim/adam";
-import { modelBytes } from "../src/train/session";
-import { buildStepGraph, next } from "../src/train/step";
+import { buildStepGraph, next, STEP_COUNTER } from "../src/train/step";
 
 test("LeNet: 3 steps in one Loop run == 3 single-step runs", async () => {
   const K = 3;
   const B = 8;
   const sg = buildStepGraph(lenet, { optimizer: adam(), mode: "inputs", dropoutSeed: 1 });
-  const stepBytes = modelBytes(sg.b);
-  const single = await ort.InferenceSession.create(stepBytes);
-  const multi = await ort.InferenceSession.create(multiStepBytes(stepBytes));
+  const step = sg.b.build();
+  const single = await ort.InferenceSession.create(sessionBytes(step));
+  const multi = await ort.InferenceSession.create(sessionBytes(multiStep({ counter: STEP_COUNTER, next })(step)));
   const images = Uint8Array.from({ length: K * B * 784 }, (_, i) => (i * 37 + (i >> 9)) % 256);
   const labels = BigInt64Array.from({ length: K * B }, (_, i) => BigInt((i * 7) % 10));
   const lr = new ort.Tensor("float32", Float32Array.of(1e-2), []);

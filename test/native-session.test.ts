@@ -1,9 +1,9 @@
 /**
  * alexc's own onnxruntime binding (src/train/native/ort-session.cc, native-session.ts): the
  * training step with every update written into the array it replaces. Checked against
- * onnxruntime-node running the same step bytes into fresh outputs: equal bit for bit over
+ * onnxruntime-node running the same step graph into fresh outputs: equal bit for bit over
  * several steps (LeNet, a small CNN with live dropout, AlexNet); every reader of an updated
- * tensor is ordered before its write (in-place.ts), checked on the graph by a walk of its own;
+ * tensor is ordered before its write (passes/in-place.ts), checked on the graph by a walk of its own;
  * bad feeds and released sessions fail with a message.
  */
 import "./helpers/train-realm";
@@ -11,10 +11,12 @@ import * as fs from "fs";
 import * as ort from "onnxruntime-node";
 import * as os from "os";
 import * as path from "path";
-import { decodeModel } from "../src/emit/decode";
+import { sessionBytes } from "../src/emit/session-bytes";
 import type { ModelDef } from "../src/graph/dsl";
-import { lowerConvsToNchwc, nchwcBlockSize } from "../src/train/lower-cpu";
-import { orderForInPlace } from "../src/train/in-place";
+import type { Graph, Node } from "../src/graph/ir";
+import { orderForInPlace } from "../src/passes/in-place";
+import { nchwc } from "../src/passes/nchwc";
+import { nchwcBlockSize } from "../src/train/nchwc-probe";
 import { NATIVE_ADDON } from "../src/train/native-addon";
 import { nativeBinding, NativeStepSession } from "../src/train/native-session";
 import { adam } from "../src/train/optim/adam";
@@ -46,11 +48,11 @@ function sameBits(a: ort.Tensor, b: ort.Tensor): boolean {
 
 async function compareSteps(def: ModelDef, batch: number, steps: number): Promise<void> {
   const program = programFromModel(def, adam(), 0);
-  const lowered = program.loweredStepModel("dropout");
-  const bytes = lowerConvsToNchwc(lowered.bytes, await nchwcBlockSize()).bytes;
+  const lowered = program.loweredStepGraph("dropout");
+  const graph = nchwc(await nchwcBlockSize())(lowered.graph);
   const names = program.mutable.map((t) => t.name);
-  const reference = await createSession(bytes, { memoryPattern: false, threads: 2 });
-  const native = NativeStepSession.create(bytes, { threads: 2, memoryPattern: false, inPlace: next, mutable: names });
+  const reference = await createSession(sessionBytes(graph), { memoryPattern: false, threads: 2 });
+  const native = NativeStepSession.create(graph, { threads: 2, memoryPattern: false, inPlace: next, mutable: names });
   expect(native.inPlace.sort()).toEqual([...names].sort());
 
   const a: Record<string, ort.Tensor> = { ...batchFeeds(program, batch, 0, 1e-2), ...maskFeeds(lowered.masks, batch, 0), ...stateFeeds(program) };
@@ -86,20 +88,20 @@ test("AlexNet: 2 steps in place equal onnxruntime-node's, bit for bit", () => co
 
 test("every reader of an updated tensor runs before the node that overwrites it (graph walk)", async () => {
   const program = programFromModel(alexnet as ModelDef, adam(), 0);
-  const bytes = lowerConvsToNchwc(program.loweredStepModel("dropout").bytes, await nchwcBlockSize()).bytes;
+  const graph = nchwc(await nchwcBlockSize())(program.loweredStepGraph("dropout").graph);
   const names = program.mutable.map((t) => t.name);
-  const late = (b: Uint8Array): string[] => {
-    const nodes = decodeModel(b, "step").graph!.node!;
-    const producer = new Map(nodes.flatMap((n) => n.output!.map((o) => [o, n] as const)));
+  const late = (g: Graph): string[] => {
+    const nodes = g.nodes;
+    const producer = new Map(nodes.flatMap((n) => n.outputs.map((o) => [o.name, n] as const)));
     const out: string[] = [];
     for (const name of names) {
       const writer = producer.get(next(name))!;
       // Everything the writer waits for.
       const before = new Set<unknown>();
-      const stack = [writer];
+      const stack: Node[] = [writer];
       while (stack.length) {
-        for (const i of stack.pop()!.input ?? []) {
-          const p = producer.get(i);
+        for (const i of stack.pop()!.inputs) {
+          const p = i && producer.get(i.name);
           if (p && !before.has(p)) {
             before.add(p);
             stack.push(p);
@@ -109,25 +111,25 @@ test("every reader of an updated tensor runs before the node that overwrites it 
       // Everything that reads the buffer, directly or through a view of it.
       const buffers = new Set([name]);
       for (const n of nodes) {
-        if (!n.input!.some((i) => buffers.has(i))) continue;
-        if (["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"].includes(n.opType!)) n.output!.forEach((o) => buffers.add(o));
+        if (!n.inputs.some((i) => i && buffers.has(i.name))) continue;
+        if (["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"].includes(n.op)) n.outputs.forEach((o) => buffers.add(o.name));
         else if (n !== writer && !before.has(n)) out.push(`${n.name} reads ${name}`);
       }
     }
     return out;
   };
   // Without the pass the backward reads weights (dX) with nothing ordering it before their update.
-  expect(late(bytes).length).toBeGreaterThan(0);
-  const plan = orderForInPlace(bytes, names, next);
+  expect(late(graph).length).toBeGreaterThan(0);
+  const plan = orderForInPlace(names, next)(graph);
   expect(plan.inPlace.length).toBe(names.length);
-  expect(late(plan.bytes)).toEqual([]);
+  expect(late(plan)).toEqual([]);
 });
 
 test("bad feeds and a released session fail with a message", async () => {
   const program = programFromModel(lenet as ModelDef, adam(), 0);
-  const lowered = program.loweredStepModel("dropout");
+  const lowered = program.loweredStepGraph("dropout");
   const names = program.mutable.map((t) => t.name);
-  const s = NativeStepSession.create(lowered.bytes, { threads: 1, inPlace: next, mutable: names });
+  const s = NativeStepSession.create(lowered.graph, { threads: 1, inPlace: next, mutable: names });
   const feeds = { ...batchFeeds(program, 4), ...stateFeeds(program) };
   const w = names[0];
   const before = (feeds[w].data as Float32Array).slice();
@@ -140,16 +142,17 @@ test("bad feeds and a released session fail with a message", async () => {
   expect(sameBits(feeds[w], new ort.Tensor("float32", before, feeds[w].dims))).toBe(true);
   await s.release();
   await expect(s.run(feeds)).rejects.toThrow(/released/);
-  expect(() => NativeStepSession.create(new Uint8Array([1, 2, 3]), { threads: 1 })).toThrow(/step model|protobuf|parse|decode/i);
+  const batchSized = { ...lowered.graph, outputs: [{ name: "loss:log_prob", dtype: "float32" as const, shape: ["N", 10] }] };
+  expect(() => NativeStepSession.create(batchSized, { threads: 1 })).toThrow(/'loss:log_prob' has no static tensor type/);
 });
 
 test("a profiled session writes onnxruntime's profile of its runs, with a kernel time per node", async () => {
   const program = programFromModel(lenet as ModelDef, adam(), 0);
-  const lowered = program.loweredStepModel("dropout");
+  const lowered = program.loweredStepGraph("dropout");
   const names = program.mutable.map((t) => t.name);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alexc-native-profile-"));
   try {
-    const s = NativeStepSession.create(lowered.bytes, { threads: 1, inPlace: next, mutable: names, profilePrefix: path.join(dir, "step") });
+    const s = NativeStepSession.create(lowered.graph, { threads: 1, inPlace: next, mutable: names, profilePrefix: path.join(dir, "step") });
     const feeds = { ...batchFeeds(program, 4), ...stateFeeds(program) };
     await s.run(feeds);
     const file = s.endProfiling();

@@ -19,6 +19,7 @@ import type { ModelDef } from "../src/graph/dsl";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import { buildStepGraph } from "../src/train/step";
+import { sessionBytes } from "../src/emit/session-bytes";
 import { batchFeeds, maskFeeds, stateFeeds } from "../scripts/bench/step-feeds";
 import { makeTmpDir } from "./helpers/tmp";
 import { syntheticSplit } from "./helpers/train-idx";
@@ -63,7 +64,8 @@ test("only a weight whose gradient is far larger than its inputs is emitted firs
 
 test("onnxruntime runs the emitted-first update last, after the convolution's gradient and update", async () => {
   const program = programFromModel(wide, adam(), 0);
-  const { bytes, masks } = program.loweredStepModel("dropout");
+  const { graph, masks } = program.loweredStepGraph("dropout");
+  const bytes = sessionBytes(graph);
   const dir = tmp.sub("profile");
   const session = await ort.InferenceSession.create(bytes, { enableProfiling: true, profileFilePrefix: path.join(dir, "step"), intraOpNumThreads: 1 });
   await session.run({ ...batchFeeds(program, 4), ...maskFeeds(masks, 4, 0), ...stateFeeds(program) });

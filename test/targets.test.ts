@@ -7,7 +7,7 @@
 import "./helpers/train-realm";
 import type { ModelDef } from "../src/graph/dsl";
 import { Rng } from "../src/graph/random";
-import { nchwcBlockSize } from "../src/train/lower-cpu";
+import { nchwcBlockSize } from "../src/train/nchwc-probe";
 import { WEBGPU_GRADIENTS } from "../src/train/lower-webgpu";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
@@ -23,34 +23,34 @@ const program = programFromModel(lenet as ModelDef, adam(), 0);
 const mutable = program.mutable.map((t) => t.name);
 
 describe("targetFromFlags", () => {
-  test("--ep cpu: the default formulation, Winograd then NCHWc convolutions, unnamed dims last; the step in place on one step per run", async () => {
+  test("--ep cpu: the default formulation, Winograd then NCHWc convolutions, encoded with unnamed dims; the step in place on one step per run", async () => {
     const nchwc = (await nchwcBlockSize()) > 1 ? ["nchwc"] : [];
     const t = await targetFromFlags({ ep: "cpu", threads: 2 });
     expect({ ep: t.ep, lowering: t.lowering, deviceResident: t.deviceResident }).toEqual({ ep: "cpu", lowering: "dropout", deviceResident: false });
     expect(t.flags).toEqual({ ep: "cpu", threads: 2, lowering: "default" });
-    expect(names(t, 32, 1)).toEqual(["winograd", ...nchwc, "unnamed-dims"]);
-    expect(names(t, 32, 4)).toEqual(["winograd", ...nchwc, "multistep", "unnamed-dims"]);
+    expect(names(t, 32, 1)).toEqual(["winograd", ...nchwc]);
+    expect(names(t, 32, 4)).toEqual(["winograd", ...nchwc, "multi-step"]);
     expect(t.evalPasses(64).map((p) => p.name)).toEqual(["winograd", ...nchwc]);
     expect(t.gradients(32)).toEqual({ convWeightGrad: "winograd", batch: 32 });
-    expect(t.stepSession(mutable, 1)).toEqual({ ep: "cpu", threads: 2, memoryPattern: false, mutable, native: true });
+    expect(t.stepSession(mutable, 1)).toEqual({ ep: "cpu", threads: 2, memoryPattern: false, unnamedDims: true, mutable, native: true });
     expect(t.stepSession(mutable, 4).native).toBe(false);
     expect(t.evalSession()).toEqual({ ep: "cpu", threads: 2 });
   });
 
   test("--no-winograd --no-nchwc --no-native: no convolution passes, the step on onnxruntime-node", async () => {
     const t = await targetFromFlags({ ep: "cpu", winograd: false, nchwc: false, native: false });
-    expect(names(t, 32, 1)).toEqual(["unnamed-dims"]);
+    expect(names(t, 32, 1)).toEqual([]);
     expect(t.evalPasses(32)).toEqual([]);
     expect(t.gradients(32)).toEqual({});
     expect(t.stepSession(mutable, 1).native).toBe(false);
-    expect(t.stepNote(new Map())).toBe("; convolutions: 0 by Winograd's algorithm, 0 on NCHWc kernels");
+    expect(t.stepNote(program.stepGraph(0))).toBe("; convolutions: 0 by Winograd's algorithm, 0 on NCHWc kernels");
   });
 
   test("--ep cpu --lowering webgpu: the WebGPU formulation checked on the CPU, with the CPU's passes", async () => {
     const t = await targetFromFlags({ ep: "cpu", lowering: "webgpu", nchwc: false });
     expect(t.lowering).toBe("webgpu");
     expect(t.gradients(32)).toEqual(WEBGPU_GRADIENTS);
-    expect(names(t, 32, 1)).toEqual(["winograd", "unnamed-dims"]);
+    expect(names(t, 32, 1)).toEqual(["winograd"]);
   });
 
   test("--ep webgpu: the WebGPU formulation, state resident on the device, no passes", async () => {
@@ -61,7 +61,7 @@ describe("targetFromFlags", () => {
     expect(t.gradients(128)).toEqual(WEBGPU_GRADIENTS);
     expect(names(t, 32, 1)).toEqual([]);
     expect(t.stepSession(["w"], 1)).toEqual({ ep: "webgpu", threads: undefined, keepOnDevice: ["w.next"], memoryPattern: false, mutable: ["w"], native: false });
-    expect(t.stepNote(new Map([["winograd", 3]]))).toBe("");
+    expect(t.stepNote(program.stepGraph(0))).toBe("");
     expect((await targetFromFlags({ ep: "webgpu", lowering: "default" })).lowering).toBe("dropout");
   });
 
@@ -70,7 +70,7 @@ describe("targetFromFlags", () => {
     expect({ ep: t.ep, lowering: t.lowering, deviceResident: t.deviceResident }).toEqual({ ep: "cuda", lowering: "dropout", deviceResident: false });
     expect(t.gradients(32)).toEqual({});
     expect(names(t, 32, 1)).toEqual([]);
-    expect(names(t, 32, 8)).toEqual(["multistep"]);
+    expect(names(t, 32, 8)).toEqual(["multi-step"]);
   });
 });
 

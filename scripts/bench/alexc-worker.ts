@@ -21,12 +21,15 @@ import { GraphBuilder } from "../../src/graph/ir";
 import { trace } from "../../src/graph/trace";
 import { compileModel } from "../../src/emit/compile";
 import { encodeModel } from "../../src/emit/encode";
-import { lowerConvsToWinograd } from "../../src/train/lower-winograd";
+import { importModel } from "../../src/emit/import";
+import { sessionBytes } from "../../src/emit/session-bytes";
+import { decodeModel } from "../../src/emit/decode";
+import { winograd } from "../../src/passes/winograd";
+import { runPasses } from "../../src/passes/run";
 import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
-import { createSession, modelBytes } from "../../src/train/session";
+import { createSession } from "../../src/train/session";
 import { cpuTarget } from "../../src/train/targets/cpu";
-import { runPasses } from "../../src/train/targets/pass";
 import { STEP_COUNTER } from "../../src/train/step";
 import { batchFeeds, carryOver, maskFeeds, stateFeeds } from "./step-feeds";
 
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
     const x = new Float32Array(batch * c * h * w).map((_, i) => ((i * 7919) % 1000) / 1000);
     const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor("float32", x, [batch, c, h, w]) };
     let bytes = encodeModel(compileModel(def, { seed: 0 }));
-    if (mode === "forward-winograd") bytes = lowerConvsToWinograd(bytes, { batch }).bytes;
+    if (mode === "forward-winograd") bytes = sessionBytes(winograd({ batch })(importModel(decodeModel(bytes, "forward")).graph));
     if (mode === "forward-inputs") {
       const b = new GraphBuilder(def.spec.name);
       const input = b.input("input", "float32", def.spec.input);
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
         training: false,
       });
       b.output(traced.output, "logits");
-      bytes = runPasses(modelBytes(b), target.evalPasses(batch));
+      bytes = sessionBytes(runPasses(b.build(), target.evalPasses(batch)));
     }
     const session = await createSession(bytes);
     for (let r = 0; r < warmup; r++) await session.run(feeds);

@@ -1,5 +1,5 @@
 /**
- * Does the CPU's Winograd lowering (src/train/lower-winograd.ts) help the WebGPU provider? The
+ * Does the CPU's Winograd lowering (src/passes/winograd.ts) help the WebGPU provider? The
  * AlexNet step (WebGPU lowering) and the evaluation forward, with and without Winograd's forward
  * and dX convolutions, median of 10 runs each. On a GPU machine prepared as for checks.sh:
  *
@@ -14,16 +14,17 @@ import { adam } from "../../src/train/optim/adam";
 import { programFromModel } from "../../src/train/program-dsl";
 import { createSession } from "../../src/train/session";
 import { next } from "../../src/train/step";
-import { lowerConvsToWinograd } from "../../src/train/lower-winograd";
+import { sessionBytes } from "../../src/emit/session-bytes";
+import { winograd, winogradConvCount } from "../../src/passes/winograd";
 import { batchFeeds, maskFeeds, stateFeeds } from "../bench/step-feeds";
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function main() {
   const program = programFromModel(alexnet as ModelDef, adam(), 0);
   for (const batch of [32, 128]) {
-    const { bytes, masks } = program.loweredStepModel("webgpu");
-    const w = lowerConvsToWinograd(bytes, { batch: 1 });
+    const { graph, masks } = program.loweredStepGraph("webgpu");
+    const w = winograd({ batch: 1 })(graph);
     const names = program.mutable.map((t) => t.name);
-    const variants = [["direct", bytes], [`winograd(${w.rewritten})`, w.bytes]] as const;
+    const variants = [["direct", sessionBytes(graph)], [`winograd(${winogradConvCount(w)})`, sessionBytes(w)]] as const;
     for (const [label, b] of variants) {
       const session = await createSession(b, { ep: "webgpu", keepOnDevice: names.map(next) });
       const feeds: Record<string, ort.Tensor> = { ...batchFeeds(program, batch, 0), ...maskFeeds(masks, batch, 1), ...stateFeeds(program) };
@@ -41,7 +42,7 @@ async function main() {
         if (r > 0) times.push(performance.now() - t0);
       }
       await session.release();
-      const evalBytes = label === "direct" ? program.evalModel() : lowerConvsToWinograd(program.evalModel(), { batch: 1 }).bytes;
+      const evalBytes = label === "direct" ? sessionBytes(program.evalGraph()) : sessionBytes(winograd({ batch: 1 })(program.evalGraph()));
       const es = await createSession(evalBytes, { ep: "webgpu" });
       const ef: Record<string, ort.Tensor> = { images: batchFeeds(program, batch, 0).images, labels: batchFeeds(program, batch, 0).labels, ...stateFeeds(program) };
       const eIn = Object.fromEntries(es.inputNames.map((n) => [n, ef[n]]));

@@ -44,16 +44,19 @@ function attributeProto(name: string, kind: AttrKind, value: AttrValue): onnx.IA
       return { name, type: AT.STRING, s: new TextEncoder().encode(value as string) };
     case "tensor":
       return { name, type: AT.TENSOR, t: tensorProto(value as TensorData) };
+    case "graph":
+      return { name, type: AT.GRAPH, g: graphProto(value as Graph) };
   }
 }
 
 export function nodeProto(node: Node, docOf?: (n: Node) => string | undefined): onnx.INodeProto {
-  const schema = lookupOp(node.op).attrs;
+  const schema = node.attrKinds ?? lookupOp(node.op).attrs;
   const inputs = node.inputs.map((v) => v?.name ?? "");
   while (inputs.length > 0 && inputs[inputs.length - 1] === "") inputs.pop();
   return {
     name: node.name,
     opType: node.op,
+    ...(node.domain ? { domain: node.domain } : {}),
     input: inputs,
     output: node.outputs.map((o) => o.name),
     attribute: Object.entries(node.attrs).map(([k, v]) => attributeProto(k, schema[k], v)),
@@ -81,8 +84,27 @@ export function graphProto(g: Graph, opts: GraphProtoOptions = {}): onnx.IGraphP
   };
 }
 
+/** The custom operator sets a graph's nodes use, its subgraphs' included, in order of first use. */
+export function customDomains(g: Graph): string[] {
+  const found = new Set<string>();
+  const visit = (graph: Graph) => {
+    for (const n of graph.nodes) {
+      if (n.domain) found.add(n.domain);
+      for (const a of Object.values(n.attrs)) if (isGraph(a)) visit(a);
+    }
+  };
+  visit(g);
+  return [...found];
+}
+
+function isGraph(a: AttrValue): a is Graph {
+  return typeof a === "object" && "nodes" in a;
+}
+
 export interface ModelProtoOptions {
   readonly doc?: string;
+  /** Operator sets besides the default ONNX one (version 1 each), e.g. customDomains(graph). */
+  readonly domains?: readonly string[];
   readonly metadata?: Readonly<Record<string, string>>;
   readonly trainingInfo?: onnx.ITrainingInfoProto[];
 }
@@ -90,7 +112,7 @@ export interface ModelProtoOptions {
 export function modelProto(graph: onnx.IGraphProto, opts: ModelProtoOptions = {}): onnx.IModelProto {
   return {
     irVersion: IR_VERSION,
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [{ domain: "", version: OPSET }, ...(opts.domains ?? []).map((domain) => ({ domain, version: 1 }))],
     producerName: PRODUCER,
     producerVersion: PRODUCER_VERSION,
     modelVersion: 1,

@@ -1,4 +1,4 @@
-/** The values of a float TensorProto (float32 or float16, raw_data or typed fields) as float32. */
+/** The values of a float TensorProto (float32 or float16, raw_data or typed fields) as float32, and of a sparse one. */
 import { ModelError } from "../graph/errors";
 import { float16ToFloat32 } from "./float16";
 import { onnx } from "./proto";
@@ -30,4 +30,28 @@ export function floatValues(t: onnx.ITensorProto, where: string): Float32Array {
     throw new ModelError(`${where}: tensor '${t.name}' is not float32 or float16`);
   }
   throw new ModelError(`${where}: tensor '${t.name}' holds no data for its ${count} elements`);
+}
+
+/**
+ * A float32 SparseTensorProto as a dense array: `indices` are either [NNZ] linear positions or
+ * [NNZ, rank] coordinates (ONNX IR), absent when there are no values.
+ */
+export function sparseFloatValues(s: onnx.ISparseTensorProto, file: string): Float32Array {
+  const name = s.values?.name ?? "";
+  const dims = (s.dims ?? []).map(Number);
+  const out = new Float32Array(dims.reduce((a, d) => a * d, 1));
+  if (s.values?.dataType !== DT.FLOAT) throw new ModelError(`${file}: sparse tensor '${name}' is not float32`);
+  if ((s.values.dims ?? []).some((d) => Number(d) === 0)) return out;
+  const values = floatValues(s.values, file);
+  const idx = s.indices;
+  const positions = idx?.rawData?.length ? Array.from(new BigInt64Array(Uint8Array.from(idx.rawData).buffer), Number) : (idx?.int64Data ?? []).map(Number);
+  const rank = (idx?.dims ?? []).length === 2 ? dims.length : 1;
+  if (positions.length !== values.length * rank) throw new ModelError(`${file}: sparse tensor '${name}' has ${values.length} values but ${positions.length} indices`);
+  for (let i = 0; i < values.length; i++) {
+    let at = 0;
+    for (let j = 0; j < rank; j++) at = rank === 1 ? positions[i] : at * dims[j] + positions[i * rank + j];
+    if (!(at >= 0 && at < out.length)) throw new ModelError(`${file}: sparse tensor '${name}' has an index outside its shape [${dims.join(",")}]`);
+    out[at] = values[i];
+  }
+  return out;
 }

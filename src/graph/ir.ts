@@ -4,14 +4,21 @@
  * come from the model's structure ("conv1/Conv"), never from global counters, so the same
  * model always gives the same graph.
  */
-import { AttrValue, Attrs, OpDef, RuleContext } from "./op";
+import { AttrKind, AttrValue, Attrs, OpDef, RuleContext } from "./op";
 import { lookupOp } from "./ops";
 import type { SourceLoc } from "./source";
-import { DType, makeTensor, Shape, TensorData, Value } from "./types";
+import { DType, makeTensor, Shape, TensorData, TensorType, Value } from "./types";
 
 export interface Node {
   readonly name: string;
   readonly op: string;
+  /** The operator set the op belongs to; absent for the default ONNX domain. */
+  readonly domain?: string;
+  /**
+   * The attribute kinds of a node whose op is outside alexc's registry (a custom domain's op, or
+   * a standard op alexc does not define); registered ops take theirs from the registry.
+   */
+  readonly attrKinds?: Readonly<Record<string, AttrKind>>;
   /** Input values; undefined for an optional input that is left out. */
   readonly inputs: readonly (Value | undefined)[];
   readonly outputs: readonly Value[];
@@ -27,6 +34,14 @@ export interface Graph {
   readonly outputs: readonly Value[];
   readonly initializers: readonly TensorData[];
   readonly nodes: readonly Node[];
+}
+
+/** A node outside the registry: its outputs' types are given, since no shape rule knows them. */
+export interface ExternalOp {
+  readonly domain?: string;
+  readonly attrs?: Readonly<Record<string, AttrValue>>;
+  readonly attrKinds?: Readonly<Record<string, AttrKind>>;
+  readonly outputs: readonly TensorType[];
 }
 
 export interface OpOptions {
@@ -168,6 +183,41 @@ export class GraphBuilder {
 
   op1(type: string, inputs: readonly (Value | undefined)[], attrs: Record<string, AttrValue> = {}, opts: OpOptions = {}): Value {
     return this.op(type, inputs, attrs, opts)[0];
+  }
+
+  /**
+   * Adds a node whose op the registry does not define (e.g. onnxruntime's com.microsoft.nchwc
+   * kernels, or Loop), with the output types the caller states: the one place where a node's
+   * types come from outside a shape rule.
+   */
+  external(type: string, inputs: readonly (Value | undefined)[], spec: ExternalOp, opts: OpOptions = {}): Value[] {
+    inputs = inputs.map((v) => (v ? (this.aliases.get(v.name) ?? v) : v));
+    const name = this.uniqueNodeName(opts.name ?? (this.scope ? `${this.scope}/${type}` : type));
+    const outputs = spec.outputs.map((t, i) =>
+      this.declare({ name: opts.outputNames?.[i] ?? (i === 0 ? name : `${name}:${i}`), dtype: t.dtype, shape: t.shape }),
+    );
+    const attrKinds = spec.attrKinds ?? {};
+    for (const key of Object.keys(spec.attrs ?? {})) {
+      if (!(key in attrKinds)) throw new Error(`internal: ${type} '${name}': attribute '${key}' has no kind`);
+    }
+    const node: Node = { name, op: type, domain: spec.domain || undefined, attrKinds, inputs, outputs, attrs: spec.attrs ?? {}, doc: opts.doc, loc: opts.loc };
+    this.nodes.push(node);
+    for (const o of outputs) this.producers.set(o.name, node);
+    return outputs;
+  }
+
+  /**
+   * Adds a node of another graph unchanged but for its inputs (default: its own), with the output
+   * types it already has: how a pass keeps the nodes it does not rewrite.
+   */
+  keep(node: Node, inputs: readonly (Value | undefined)[] = node.inputs): Value[] {
+    inputs = inputs.map((v) => (v ? (this.aliases.get(v.name) ?? v) : v));
+    const name = this.uniqueNodeName(node.name);
+    const outputs = node.outputs.map((o) => this.declare(o));
+    const kept: Node = { ...node, name, inputs, outputs };
+    this.nodes.push(kept);
+    for (const o of outputs) this.producers.set(o.name, kept);
+    return outputs;
   }
 
   build(doc?: string): Graph {

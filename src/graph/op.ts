@@ -5,15 +5,16 @@
  * execution providers that lack it. The registry in ops/index.ts lists them; emission, partial
  * evaluation, autodiff and the provider lowerings look ops up there.
  */
-import type { GraphBuilder } from "./ir";
+import type { Graph, GraphBuilder } from "./ir";
 import type { Node } from "./ir";
 import { ShapeError } from "./errors";
 import type { Provider, ProviderLowering } from "./lowering";
 import type { SourceLoc } from "./source";
 import type { Shape, TensorData, TensorType, Value } from "./types";
 
-export type AttrKind = "int" | "ints" | "float" | "floats" | "string" | "tensor";
-export type AttrValue = number | readonly number[] | string | TensorData;
+/** "graph": a subgraph, such as a Loop's body. */
+export type AttrKind = "int" | "ints" | "float" | "floats" | "string" | "tensor" | "graph";
+export type AttrValue = number | readonly number[] | string | TensorData | Graph;
 export type Attrs = Readonly<Record<string, AttrValue>>;
 
 /** What a shape rule may ask about the node it is checking. */

@@ -2,7 +2,7 @@
  * Winograd's minimal filtering algorithms F(m×m, r×r) (Lavin & Gray, "Fast Algorithms for
  * Convolutional Neural Networks", 2016): the transforms, the tile each convolution uses and how
  * much of a batch their tensors may take at once. Used by the CPU lowering of forward and dX
- * convolutions (src/train/lower-winograd.ts) and by the Winograd form of the weight gradient
+ * convolutions (src/passes/winograd.ts) and by the Winograd form of the weight gradient
  * (ops/conv-weight-grad-winograd.ts).
  *
  * In one dimension, with d an input tile of α = m + r − 1 values, g a filter of r and e an output

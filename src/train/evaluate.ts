@@ -8,7 +8,8 @@ import { BatchSampler, gatherBatch } from "./data/batches";
 import type { Split } from "./data/fashion-mnist";
 import type { TrainingProgram } from "./program";
 import { createSession } from "./session";
-import { runPasses } from "./targets/pass";
+import { sessionBytes } from "../emit/session-bytes";
+import { runPasses } from "../passes/run";
 import type { TargetSpec } from "./targets/target";
 
 export class Evaluator {
@@ -19,7 +20,7 @@ export class Evaluator {
   ) {}
 
   static async open(spec: TargetSpec, program: TrainingProgram, batchSize: number): Promise<Evaluator> {
-    const session = await createSession(runPasses(program.evalModel(), spec.evalPasses(batchSize)), spec.evalSession());
+    const session = await createSession(sessionBytes(runPasses(program.evalGraph(), spec.evalPasses(batchSize))), spec.evalSession());
     return new Evaluator(session, new Map(program.mutable.map((t) => [t.name, t.dims])), batchSize);
   }
 

@@ -6,9 +6,9 @@
  * so each AlexNet step with Adam turned 700 MB of parameters and state into garbage and held a
  * second and third set while it ran (docs/performance.md). This session runs the same
  * onnxruntime library through its C API with every output preallocated: `<name>.next` goes into
- * the very array fed as `<name>` for the tensors in-place.ts could order for it, and every other
+ * the very array fed as `<name>` for the tensors passes/in-place.ts could order for it, and every other
  * output into an array of its own. The step's bytes are those the trainer would give
- * onnxruntime-node, plus in-place.ts's ordering gates; the values are the same bit for bit
+ * onnxruntime-node, plus the ordering gates of passes/in-place.ts; the values are the same bit for bit
  * (test/native-session.test.ts).
  *
  * The binding is built by `npm ci` (scripts/build-native.sh) where a C++ compiler is present;
@@ -17,9 +17,10 @@
 import * as fs from "fs";
 import * as ort from "onnxruntime-node";
 import * as path from "path";
-import { decodeModel } from "../emit/decode";
-import { DType, DTYPE_CODE, dtypeFromCode, numel } from "../graph/types";
-import { orderForInPlace } from "./in-place";
+import { sessionBytes } from "../emit/session-bytes";
+import type { Graph } from "../graph/ir";
+import { DType, DTYPE_CODE, isStatic, numel } from "../graph/types";
+import { orderForInPlace } from "../passes/in-place";
 import { NATIVE_ADDON } from "./native-addon";
 
 interface TensorSpec {
@@ -95,6 +96,8 @@ export interface NativeStepOptions {
   readonly mutable?: readonly string[];
   /** onnxruntime profiles every run into `<profilePrefix>_<date>.json` (see `endProfiling`). */
   readonly profilePrefix?: string;
+  /** Encode with the symbolic dims unnamed (emit/session-bytes.ts). */
+  readonly unnamedDims?: boolean;
 }
 
 export class NativeStepSession {
@@ -113,23 +116,19 @@ export class NativeStepSession {
     return [...this.into.values()];
   }
 
-  /** A session over `bytes`, whose outputs must all have static shapes (the training step's do). */
-  static create(bytes: Uint8Array, opts: NativeStepOptions): NativeStepSession {
+  /** A session over `graph`, whose outputs must all have static shapes (the training step's do). */
+  static create(graph: Graph, opts: NativeStepOptions): NativeStepSession {
     const b = nativeBinding();
     if (!b) throw new Error(`alexc's onnxruntime binding is ${nativeUnavailable()}`);
-    const plan = opts.inPlace && opts.mutable?.length ? orderForInPlace(bytes, opts.mutable, opts.inPlace) : { bytes, inPlace: [] };
-    const graph = decodeModel(plan.bytes, "step model").graph;
-    const outputs = (graph?.output ?? []).map((v): OutputType => {
-      const t = v.type?.tensorType;
-      const dtype = t?.elemType ? dtypeFromCode(t.elemType) : undefined;
-      const dims = (t?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : NaN));
-      if (!dtype || !t?.shape || dims.some((d) => !Number.isInteger(d) || d < 0)) {
+    const plan = opts.inPlace && opts.mutable?.length ? orderForInPlace(opts.mutable, opts.inPlace)(graph) : { ...graph, inPlace: [] };
+    const outputs = plan.outputs.map((v): OutputType => {
+      if (!isStatic(v.shape) || v.shape.some((d) => !Number.isInteger(d) || d < 0)) {
         throw new Error(`output '${v.name}' has no static tensor type: the native step session preallocates every output`);
       }
-      return { name: v.name!, dtype, dims };
+      return { name: v.name, dtype: v.dtype, dims: v.shape };
     });
     const into = new Map(plan.inPlace.map((name) => [opts.inPlace!(name), name]));
-    const handle = b.createSession(plan.bytes, {
+    const handle = b.createSession(sessionBytes(plan, { unnamedDims: opts.unnamedDims }), {
       threads: opts.threads,
       memoryPattern: opts.memoryPattern ?? true,
       arena: true,

@@ -7,8 +7,8 @@ import { compileModel } from "../emit/compile";
 import { encodeModel } from "../emit/encode";
 import type { Optimizer } from "./optim/optimizer";
 import type { TrainingProgram } from "./program";
-import { graphBytes, modelBytes } from "./session";
-import { lowerDropout, lowerForWebGpu, WEBGPU_GRADIENTS } from "./lower-webgpu";
+import { dropoutMasks } from "../passes/dropout-masks";
+import { lowerForWebGpu, WEBGPU_GRADIENTS } from "./lower-webgpu";
 import { buildEvalGraph, buildStepGraph } from "./step";
 import { trainingInfo } from "./training-info";
 
@@ -29,21 +29,20 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
       for (const s of shape.state) tensors.set(s.name, new Float32Array(numel(s.dims)));
       return { tensors, step: 0 };
     },
-    stepModel: (dropoutSeed) => modelBytes(buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b),
+    stepGraph: (dropoutSeed) => buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b.build(),
     lowerings: ["webgpu", "dropout"],
-    loweredStepModel(kind, options = {}) {
+    loweredStepGraph(kind, options = {}) {
       // The WebGPU provider runs one Conv per weight gradient far faster than the CPU's choice of
       // one GEMM per kernel offset (AlexNet's step on an H200: 251 → 165 ms at batch 128).
       const gradients = kind === "webgpu" ? WEBGPU_GRADIENTS : options;
       const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0, gradients }).b.build();
       if (kind === "dropout") {
-        const { graph, masks } = lowerDropout(step);
-        return { bytes: graphBytes(graph), masks };
+        const graph = dropoutMasks(step);
+        return { graph, masks: graph.masks };
       }
-      const { graph, masks, maxBatch } = lowerForWebGpu(step);
-      return { bytes: graphBytes(graph), masks, maxBatch };
+      return lowerForWebGpu(step);
     },
-    evalModel: () => modelBytes(buildEvalGraph(def)),
+    evalGraph: () => buildEvalGraph(def).build(),
     trainedModel: (tensors, step) =>
       encodeModel(
         compileModel(def, {

@@ -7,6 +7,7 @@ import type { TrainDefaults } from "../graph/dsl";
 import type { MaskInput } from "./lower-webgpu";
 import type { TorchNames } from "../emit/state-dict";
 import type { GradientOptions } from "../graph/op";
+import type { Graph } from "../graph/ir";
 
 export type Lowering = "webgpu" | "dropout";
 
@@ -29,18 +30,18 @@ export interface TrainingProgram {
   readonly defaults: TrainDefaults;
   /** Starting values: parameters, zero (or saved) state, and the step counter. */
   initial(): { tensors: Map<string, Float32Array>; step: number };
-  /** The standalone step model; `dropoutSeed` seeds the runtime's dropout generators. */
-  stepModel(dropoutSeed: number): Uint8Array;
-  /** The lowerings `loweredStepModel` supports ("webgpu" needs the model file). */
+  /** The standalone step graph; `dropoutSeed` seeds the runtime's dropout generators. */
+  stepGraph(dropoutSeed: number): Graph;
+  /** The lowerings `loweredStepGraph` supports ("webgpu" needs the model file). */
   readonly lowerings: readonly Lowering[];
   /**
    * The step with dropout masks as inputs (lower-webgpu.ts): "webgpu" lowers every op the WebGPU
    * provider lacks, "dropout" only Dropout (the CPU trainer's default). `gradients` chooses the
    * gradient formulations where the program builds its step (a model file; a built .onnx keeps its own).
    */
-  loweredStepModel(kind: Lowering, gradients?: GradientOptions): { bytes: Uint8Array; masks: readonly MaskInput[]; maxBatch?: number };
+  loweredStepGraph(kind: Lowering, gradients?: GradientOptions): { graph: Graph; masks: readonly MaskInput[]; maxBatch?: number };
   /** images uint8 + labels + parameters → logits, correct. */
-  evalModel(): Uint8Array;
+  evalGraph(): Graph;
   /** The trained model: inference graph with these weights, training_info with this state. */
   trainedModel(tensors: ReadonlyMap<string, Float32Array>, step: number): Uint8Array;
 }

@@ -8,7 +8,7 @@ import * as ort from "onnxruntime-node";
 import * as os from "os";
 import { AlexcError } from "../graph/errors";
 import type { Graph, GraphBuilder } from "../graph/ir";
-import { graphProto, modelProto, encodeModel } from "../emit/encode";
+import { sessionBytes } from "../emit/session-bytes";
 import { NativeStepSession, nativeBinding, nativeUnavailable } from "./native-session";
 import { next } from "./step";
 
@@ -33,11 +33,7 @@ export interface SessionOptions {
 }
 
 export function modelBytes(b: GraphBuilder): Uint8Array {
-  return graphBytes(b.build());
-}
-
-export function graphBytes(g: Graph): Uint8Array {
-  return encodeModel(modelProto(graphProto(g)));
+  return sessionBytes(b.build());
 }
 
 const INSTALL_HINT: Record<Exclude<ExecutionProvider, "cpu">, string> = {
@@ -88,6 +84,11 @@ export interface StepSessionOptions extends SessionOptions {
   readonly mutable: readonly string[];
   /** alexc's own binding (native-session.ts) where it is built and the provider is the CPU's (default true). */
   readonly native?: boolean;
+  /**
+   * Encode the step with its symbolic dimensions unnamed, so that onnxruntime plans no buffer reuse
+   * across same-shaped values and frees each at its last use (emit/session-bytes.ts).
+   */
+  readonly unnamedDims?: boolean;
 }
 
 /**
@@ -95,11 +96,12 @@ export interface StepSessionOptions extends SessionOptions {
  * CPU, alexc's own binding where it is built: no output copies, updates in place
  * (native-session.ts). Otherwise onnxruntime-node.
  */
-export async function createStepSession(bytes: Uint8Array, opts: StepSessionOptions): Promise<StepSession> {
+export async function createStepSession(graph: Graph, opts: StepSessionOptions): Promise<StepSession> {
   const cpu = (opts.ep ?? "cpu") === "cpu";
   const native = cpu && opts.native !== false;
   if (native && nativeBinding()) {
-    const s = NativeStepSession.create(bytes, {
+    const s = NativeStepSession.create(graph, {
+      unnamedDims: opts.unnamedDims,
       threads: opts.threads ?? os.availableParallelism(),
       memoryPattern: opts.memoryPattern ?? true,
       inPlace: next,
@@ -108,7 +110,7 @@ export async function createStepSession(bytes: Uint8Array, opts: StepSessionOpti
     });
     return Object.assign(s, { runner: `alexc's onnxruntime binding, ${s.inPlace.length} of ${opts.mutable.length} tensors updated in place` });
   }
-  const s = await createSession(bytes, opts);
+  const s = await createSession(sessionBytes(graph, { unnamedDims: opts.unnamedDims }), opts);
   const why = native ? nativeUnavailable() : "";
   return {
     run: (feeds) => s.run(feeds) as Promise<Record<string, ort.Tensor>>,

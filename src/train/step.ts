@@ -17,6 +17,7 @@ import { DTYPE_CODE, Value } from "../graph/types";
 import { gradients } from "./autodiff";
 import type { Optimizer } from "./optim/optimizer";
 import { preprocess, rawImageInput } from "./preprocess";
+import { correctCount, evalGraph } from "./eval-graph";
 
 export interface ParamInfo {
   readonly name: string;
@@ -132,19 +133,8 @@ const RUNS_LAST_RATIO = 256;
 /** Evaluation: raw images (+ labels) → logits and the number of correct predictions; parameters are inputs. */
 export function buildEvalGraph(def: ModelDef): GraphBuilder {
   const spec = def.spec;
-  const b = new GraphBuilder(`${spec.name}_eval`);
-  const images = rawImageInput(b, spec.preprocess, spec.name);
-  const labels = b.input("labels", "int64", ["N"]);
-  const x = preprocess(b, images, spec.preprocess!);
-  const traced = trace(def, b, x, { training: false, params: (bb, name, dims) => bb.input(name, "float32", dims) });
-  const logits = b.output(traced.output, "logits");
-  b.output(correctCount(b, logits, labels));
-  return b;
-}
-
-/** `correct`: how many rows of the batch have their argmax at the label. */
-function correctCount(b: GraphBuilder, logits: Value, labels: Value): Value {
-  const predicted = b.op1("ArgMax", [logits], { axis: 1, keepdims: 0 }, { name: "metrics/ArgMax" });
-  const hits = b.op1("Cast", [b.op1("Equal", [predicted, labels], {}, { name: "metrics/Equal" })], { to: DTYPE_CODE.int64 }, { name: "metrics/Cast" });
-  return b.op1("ReduceSum", [hits], { keepdims: 0 }, { name: "metrics/ReduceSum", outputNames: ["correct"] });
+  return evalGraph(`${spec.name}_eval`, spec.name, spec.preprocess, (b, x) => {
+    const traced = trace(def, b, x, { training: false, params: (bb, name, dims) => bb.input(name, "float32", dims) });
+    return b.output(traced.output, "logits");
+  });
 }

@@ -9,7 +9,7 @@ import { ModelError } from "../graph/errors";
 import { DTYPE_CODE, dtypeFromCode, makeTensor, type DType } from "../graph/types";
 import { tensorProto } from "../emit/encode";
 import type { onnx } from "../emit/proto";
-import { floatValues } from "../emit/tensor-data";
+import { floatValues, sparseFloatValues } from "../emit/tensor-data";
 import { next, STEP_COUNTER } from "./step";
 
 export interface StateVariable {
@@ -65,7 +65,7 @@ export function readTrainingState(m: onnx.IModelProto, file: string): TrainingSt
       for (const v of variables) {
         const t = main.get(v.name) ?? dense.get(v.name);
         if (v.name === STEP_COUNTER) step = t ? int64Scalar(t, file) : 0;
-        else tensors.set(v.name, t ? floatValues(t, file) : denseFromSparse(sparse.get(v.name)!, file));
+        else tensors.set(v.name, t ? floatValues(t, file) : sparseFloatValues(sparse.get(v.name)!, file));
       }
       return { tensors, step };
     },
@@ -107,28 +107,4 @@ function int64Scalar(t: onnx.ITensorProto, file: string): number {
   if (t.dataType !== DTYPE_CODE.int64 || (t.dims ?? []).length !== 0) throw new ModelError(`${file}: '${t.name}' must be an int64 scalar`);
   if (t.rawData && t.rawData.length === 8) return Number(Buffer.from(t.rawData).readBigInt64LE(0));
   return Number(t.int64Data?.[0] ?? 0);
-}
-
-/**
- * A float32 SparseTensorProto as a dense array: `indices` are either [NNZ] linear positions or
- * [NNZ, rank] coordinates (ONNX IR), absent when there are no values.
- */
-function denseFromSparse(s: onnx.ISparseTensorProto, file: string): Float32Array {
-  const name = s.values?.name ?? "";
-  const dims = (s.dims ?? []).map(Number);
-  const out = new Float32Array(dims.reduce((a, d) => a * d, 1));
-  if (s.values?.dataType !== DTYPE_CODE.float32) throw new ModelError(`${file}: sparse state tensor '${name}' is not float32`);
-  if ((s.values.dims ?? []).some((d) => Number(d) === 0)) return out;
-  const values = floatValues(s.values, file);
-  const idx = s.indices;
-  const positions = idx?.rawData?.length ? Array.from(new BigInt64Array(Uint8Array.from(idx.rawData).buffer), Number) : (idx?.int64Data ?? []).map(Number);
-  const rank = (idx?.dims ?? []).length === 2 ? dims.length : 1;
-  if (positions.length !== values.length * rank) throw new ModelError(`${file}: sparse state tensor '${name}' has ${values.length} values but ${positions.length} indices`);
-  for (let i = 0; i < values.length; i++) {
-    let at = 0;
-    for (let j = 0; j < rank; j++) at = rank === 1 ? positions[i] : at * dims[j] + positions[i * rank + j];
-    if (!(at >= 0 && at < out.length)) throw new ModelError(`${file}: sparse state tensor '${name}' has an index outside its shape [${dims.join(",")}]`);
-    out[at] = values[i];
-  }
-  return out;
 }

@@ -5,10 +5,14 @@
  * the step's weight gradients take Winograd's form too. The step runs on alexc's own binding with
  * the updates in place (native-session.ts) where it is built and one step runs per session run.
  */
-import { cpuStepGradients, nchwcBlockSize } from "../lower-cpu";
+import { cpuPasses } from "../../passes/cpu";
+import { multiStep } from "../../passes/multi-step";
+import { nchwcConvCount } from "../../passes/nchwc";
+import { cpuStepGradients, winogradConvCount } from "../../passes/winograd";
 import { WEBGPU_GRADIENTS } from "../lower-webgpu";
+import { nchwcBlockSize } from "../nchwc-probe";
 import type { Lowering } from "../program";
-import { multiStep, nchwcConvs, unnamedDims, winogradConvs, type Pass } from "./pass";
+import { next, STEP_COUNTER } from "../step";
 import { target, type Target, type TargetFlags } from "./target";
 
 export interface CpuOptions {
@@ -28,20 +32,26 @@ export async function cpuTarget(opts: CpuOptions = {}, flags?: TargetFlags): Pro
   const blockSize = (opts.nchwc ?? true) ? await nchwcBlockSize() : 1;
   const winograd = opts.winograd ?? true;
   const lowering = opts.lowering ?? "dropout";
-  const convolutions = (batch: number): Pass[] => [...(winograd ? [winogradConvs(batch)] : []), ...(blockSize > 1 ? [nchwcConvs(blockSize)] : [])];
   return target({
     ep: "cpu",
     flags: flags ?? { ep: "cpu", threads: opts.threads, lowering: lowering === "webgpu" ? "webgpu" : "default", nchwc: opts.nchwc ?? true, winograd, native: opts.native ?? true },
     lowering,
     deviceResident: false,
-    gradients: (batch) => (lowering === "webgpu" ? WEBGPU_GRADIENTS : cpuStepGradients({ blockSize, winograd, batch })),
-    // Unnamed dimensions last: no buffer reuse planned across same-shaped values (unnamed-dims.ts).
-    stepPasses: (batch, stepsPerRun) => [...convolutions(batch), ...(stepsPerRun > 1 ? [multiStep] : []), unnamedDims],
-    evalPasses: (batch) => convolutions(batch),
+    gradients: (batch) => (lowering === "webgpu" ? WEBGPU_GRADIENTS : cpuStepGradients({ winograd, batch })),
+    stepPasses: (batch, stepsPerRun) => [...cpuPasses({ blockSize, winograd, batch }), ...(stepsPerRun > 1 ? [multiStep({ counter: STEP_COUNTER, next })] : [])],
+    evalPasses: (batch) => cpuPasses({ blockSize, winograd, batch }),
     // Without onnxruntime's memory pattern the step's intermediates come from its arena one by one,
-    // and the second step no longer page-faults in a fresh block (docs/performance.md).
-    stepSession: (mutable, stepsPerRun) => ({ ep: "cpu", threads: opts.threads, memoryPattern: false, mutable, native: stepsPerRun === 1 && (opts.native ?? true) }),
+    // and the second step no longer page-faults in a fresh block; with the batch dimension unnamed
+    // no buffer reuse is planned across same-shaped values (emit/session-bytes.ts, docs/performance.md).
+    stepSession: (mutable, stepsPerRun) => ({
+      ep: "cpu",
+      threads: opts.threads,
+      memoryPattern: false,
+      unnamedDims: true,
+      mutable,
+      native: stepsPerRun === 1 && (opts.native ?? true),
+    }),
     evalSession: () => ({ ep: "cpu", threads: opts.threads }),
-    stepNote: (counts) => `; convolutions: ${counts.get("winograd") ?? 0} by Winograd's algorithm, ${counts.get("nchwc") ?? 0} on NCHWc kernels`,
+    stepNote: (step) => `; convolutions: ${winogradConvCount(step)} by Winograd's algorithm, ${nchwcConvCount(step)} on NCHWc kernels`,
   });
 }

@@ -5,7 +5,8 @@
  */
 import { WEBGPU_GRADIENTS } from "../lower-webgpu";
 import type { Lowering } from "../program";
-import { multiStep } from "./pass";
+import { next, STEP_COUNTER } from "../step";
+import { multiStep } from "../../passes/multi-step";
 import { target, type Target, type TargetFlags } from "./target";
 
 export interface CudaOptions {
@@ -22,7 +23,7 @@ export function cudaTarget(opts: CudaOptions = {}, flags?: TargetFlags): Target 
     lowering,
     deviceResident: false,
     gradients: () => (lowering === "webgpu" ? WEBGPU_GRADIENTS : {}),
-    stepPasses: (_batch, stepsPerRun) => (stepsPerRun > 1 ? [multiStep] : []),
+    stepPasses: (_batch, stepsPerRun) => (stepsPerRun > 1 ? [multiStep({ counter: STEP_COUNTER, next })] : []),
     evalPasses: () => [],
     stepSession: (mutable) => ({ ep: "cuda", threads: opts.threads, memoryPattern: false, mutable, native: false }),
     evalSession: () => ({ ep: "cuda", threads: opts.threads }),

@@ -5,17 +5,18 @@
  * keeps onnxruntime's Dropout) it is rebuilt per epoch with that epoch's dropout seed.
  */
 import { IoError, UsageError } from "../../graph/errors";
+import type { Graph } from "../../graph/ir";
+import { runPasses } from "../../passes/run";
 import { dropoutSeed } from "../dropout";
 import type { MaskInput } from "../lower-webgpu";
 import type { TrainingProgram } from "../program";
 import { createStepSession, type StepSession } from "../session";
-import { runPasses, type PassCounts } from "./pass";
 import type { StepOptions, TargetSpec } from "./target";
 
 export class TargetStep {
-  /** What the step's passes rewrote (the last model lowered). */
-  readonly counts: PassCounts = new Map();
-  private readonly fixed: Uint8Array | undefined;
+  /** The step after the target's passes: the last one built (for the log line). */
+  private last: Graph | undefined;
+  private readonly fixed: Graph | undefined;
 
   private constructor(
     private readonly spec: TargetSpec,
@@ -23,9 +24,9 @@ export class TargetStep {
     private readonly opts: StepOptions,
     /** The step's dropout-mask inputs (none with K > 1: the Loop keeps onnxruntime's Dropout). */
     readonly masks: readonly MaskInput[],
-    model: Uint8Array | undefined,
+    graph: Graph | undefined,
   ) {
-    this.fixed = model && runPasses(model, spec.stepPasses(opts.batch, this.stepsPerRun), this.counts);
+    this.fixed = graph && this.lower(graph);
   }
 
   get stepsPerRun(): number {
@@ -43,16 +44,21 @@ export class TargetStep {
   static build(spec: TargetSpec, program: TrainingProgram, opts: StepOptions): TargetStep {
     TargetStep.check(spec, program, opts);
     if ((opts.stepsPerRun ?? 1) > 1) return new TargetStep(spec, program, opts, [], undefined);
-    const lowered = program.loweredStepModel(spec.lowering, spec.gradients(opts.batch));
+    const lowered = program.loweredStepGraph(spec.lowering, spec.gradients(opts.batch));
     if (lowered.maxBatch !== undefined && opts.batch > lowered.maxBatch) {
       throw new UsageError(`--batch-size ${opts.batch}: the WebGPU step indexes max-pooling in int32, which holds batches up to ${lowered.maxBatch} for '${program.name}'`);
     }
-    return new TargetStep(spec, program, opts, lowered.masks, lowered.bytes);
+    return new TargetStep(spec, program, opts, lowered.masks, lowered.graph);
   }
 
-  /** The model the session runs in `epoch`, every pass applied. */
-  model(epoch: number): Uint8Array {
-    return this.fixed ?? runPasses(this.program.stepModel(dropoutSeed(this.opts.seed ?? 0, epoch)), this.spec.stepPasses(this.opts.batch, this.stepsPerRun), this.counts);
+  /** The graph the session runs in `epoch`, every pass applied. */
+  model(epoch: number): Graph {
+    return this.fixed ?? this.lower(this.program.stepGraph(dropoutSeed(this.opts.seed ?? 0, epoch)));
+  }
+
+  private lower(step: Graph): Graph {
+    this.last = runPasses(step, this.spec.stepPasses(this.opts.batch, this.stepsPerRun));
+    return this.last;
   }
 
   /** A session running `epoch`'s step. */
@@ -66,6 +72,6 @@ export class TargetStep {
 
   /** How the step runs, for the log: the session's binding and what the passes did. */
   describe(session: StepSession): string {
-    return `step: ${session.runner}${this.spec.stepNote(this.counts)}`;
+    return `step: ${session.runner}${this.last ? this.spec.stepNote(this.last) : ""}`;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A Target is one execution provider as alexc trains on it. It owns three things the trainer used
  * to decide inline: the gradient formulations the step is built with, the passes run over the step
- * and the evaluation model before their sessions (one visible list each, pass.ts), and the session
+ * and the evaluation model before their sessions (one visible list each of src/passes), and the session
  * options. It opens a training program into a step runner and an evaluator; the trainer, the CLI
  * and the scripts go through it instead of chaining build → lower → session themselves.
  * One file per provider: cpu.ts, webgpu.ts, cuda.ts; the CLI's flags map onto them in from-flags.ts.
@@ -11,7 +11,8 @@ import type { Lowering, TrainingProgram } from "../program";
 import type { ExecutionProvider, SessionOptions, StepSessionOptions } from "../session";
 import { Evaluator } from "../evaluate";
 import { StepRunner } from "../step-runner";
-import type { Pass, PassCounts } from "./pass";
+import type { Graph } from "../../graph/ir";
+import type { Pass } from "../../passes/run";
 import { TargetStep } from "./target-step";
 
 /** The backend flags of `alexc train`, as given (a checkpoint records them with the run's config). */
@@ -39,8 +40,8 @@ export interface TargetSpec {
   evalPasses(batch: number): readonly Pass[];
   stepSession(mutable: readonly string[], stepsPerRun: number): StepSessionOptions;
   evalSession(): SessionOptions;
-  /** What the step's passes did, appended to the trainer's "step:" log line ("" for nothing). */
-  stepNote(counts: PassCounts): string;
+  /** What the step's passes did to `step` (the graph after them), appended to the trainer's "step:" log line ("" for nothing). */
+  stepNote(step: Graph): string;
 }
 
 export interface StepOptions {

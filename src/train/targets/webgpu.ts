@@ -7,8 +7,8 @@
  */
 import { WEBGPU_GRADIENTS } from "../lower-webgpu";
 import type { Lowering } from "../program";
-import { next } from "../step";
-import { multiStep } from "./pass";
+import { next, STEP_COUNTER } from "../step";
+import { multiStep } from "../../passes/multi-step";
 import { target, type Target, type TargetFlags } from "./target";
 
 export interface WebGpuOptions {
@@ -25,7 +25,7 @@ export function webGpuTarget(opts: WebGpuOptions = {}, flags?: TargetFlags): Tar
     lowering,
     deviceResident: true,
     gradients: () => (lowering === "webgpu" ? WEBGPU_GRADIENTS : {}),
-    stepPasses: (_batch, stepsPerRun) => (stepsPerRun > 1 ? [multiStep] : []),
+    stepPasses: (_batch, stepsPerRun) => (stepsPerRun > 1 ? [multiStep({ counter: STEP_COUNTER, next })] : []),
     evalPasses: () => [],
     stepSession: (mutable) => ({ ep: "webgpu", threads: opts.threads, keepOnDevice: mutable.map(next), memoryPattern: false, mutable, native: false }),
     evalSession: () => ({ ep: "webgpu", threads: opts.threads }),
