@@ -90,7 +90,7 @@ describe("a target refuses what it cannot run", () => {
     );
     expect(e).toBeInstanceOf(ProviderError);
     expect((e as ProviderError).exitCode).toBe(7);
-    expect((e as Error).message).toMatch(/^--ep cuda: the CUDA execution provider is not installed: run `ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm rebuild onnxruntime-node`.*\(onnxruntime said: /);
+    expect((e as Error).message).toMatch(/^--ep cuda: the CUDA execution provider is not installed: run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --dangerously-allow-all-scripts`.*\(onnxruntime said: /);
   });
 });
 

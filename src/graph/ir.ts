@@ -5,7 +5,7 @@
  * model always gives the same graph.
  */
 import { AttrKind, AttrValue, Attrs, OpDef, RuleContext } from "./op";
-import { lookupOp } from "./ops";
+import { lookupOp, findOp } from "./ops";
 import type { SourceLoc } from "./source";
 import { DType, makeTensor, Shape, TensorData, TensorType, Value } from "./types";
 
@@ -259,7 +259,9 @@ export class GraphBuilder {
     if (init) return init.dims.length === 1 ? Array.from(init.data as ArrayLike<number | bigint>, Number) : undefined;
     const p = this.producers.get(v.name);
     if (!p || p.outputs[0]?.name !== v.name) return undefined;
-    return lookupOp(p.op).value?.(p, (k) => (p.inputs[k] ? this.shapeValueOf(p.inputs[k]!) : undefined));
+    // Only standard ONNX ops have value rules; a node of another domain (e.g. NCHWc) has none.
+    const def = p.domain ? undefined : findOp(p.op);
+    return def?.value?.(p, (k) => (p.inputs[k] ? this.shapeValueOf(p.inputs[k]!) : undefined));
   }
 }
 
