@@ -12,7 +12,7 @@ import { uniformInit } from "../src/graph/init";
 import { numel } from "../src/graph/types";
 import { encodeModel, graphProto, modelProto } from "../src/emit/encode";
 import { agreement, formatAgreement, maxAbs } from "./helpers/compare";
-import { lowerForWebGpu, WEBGPU_GRADIENTS } from "../src/train/lower-webgpu";
+import { lowerForWebGpu, WEBGPU_GRADIENTS } from "../src/passes/webgpu";
 import { adam } from "../src/train/optim/adam";
 import { buildStepGraph } from "../src/train/step";
 

@@ -8,7 +8,7 @@ import "./helpers/train-realm";
 import type { ModelDef } from "../src/graph/dsl";
 import { Rng } from "../src/graph/random";
 import { nchwcBlockSize } from "../src/train/nchwc-probe";
-import { WEBGPU_GRADIENTS } from "../src/train/lower-webgpu";
+import { WEBGPU_GRADIENTS } from "../src/passes/webgpu";
 import { adam } from "../src/train/optim/adam";
 import { programFromModel } from "../src/train/program-dsl";
 import type { TrainingProgram } from "../src/train/program";

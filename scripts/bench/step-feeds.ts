@@ -6,7 +6,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { Rng } from "../../src/graph/random";
-import type { MaskInput } from "../../src/train/lower-webgpu";
+import type { MaskInput } from "../../src/passes/webgpu";
 import type { TrainingProgram } from "../../src/train/program";
 import { collectReplaced } from "../../src/train/collect-garbage";
 import { next, STEP_COUNTER } from "../../src/train/step";

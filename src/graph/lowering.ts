@@ -1,7 +1,7 @@
 /**
  * Provider lowerings: an op's rewrite into ops an execution provider runs (or runs well), kept in
  * the op's OpDef (`lowerings`) beside its shape and VJP rules. A driver such as
- * train/lower-webgpu.ts walks a graph, hands each node whose op has an entry for its provider to
+ * passes/webgpu.ts walks a graph, hands each node whose op has an entry for its provider to
  * that entry, and copies the rest. An entry emits into a fresh builder and names its outputs as the
  * node named them, so that the lowered graph keeps the original's values under the same names.
  */

@@ -6,7 +6,7 @@
 import * as ort from "onnxruntime-node";
 import { Rng } from "../graph/random";
 import { numel } from "../graph/types";
-import type { MaskInput } from "./lower-webgpu";
+import type { MaskInput } from "../passes/webgpu";
 
 /** The seed of the runtime's Dropout generators for `epoch` (K > 1 steps per run). */
 export function dropoutSeed(seed: number, epoch: number): number {

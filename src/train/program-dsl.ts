@@ -8,7 +8,7 @@ import { encodeModel } from "../emit/encode";
 import type { Optimizer } from "./optim/optimizer";
 import type { TrainingProgram } from "./program";
 import { dropoutMasks } from "../passes/dropout-masks";
-import { lowerForWebGpu, WEBGPU_GRADIENTS } from "./lower-webgpu";
+import { lowerForWebGpu, WEBGPU_GRADIENTS } from "../passes/webgpu";
 import { buildEvalGraph, buildStepGraph } from "./step";
 import { trainingInfo } from "./training-info";
 

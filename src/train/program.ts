@@ -4,7 +4,7 @@
  * docs/training-graph.md.
  */
 import type { TrainDefaults } from "../graph/dsl";
-import type { MaskInput } from "./lower-webgpu";
+import type { MaskInput } from "../passes/webgpu";
 import type { TorchNames } from "../emit/state-dict";
 import type { GradientOptions } from "../graph/op";
 import type { Graph } from "../graph/ir";
@@ -35,7 +35,7 @@ export interface TrainingProgram {
   /** The lowerings `loweredStepGraph` supports ("webgpu" needs the model file). */
   readonly lowerings: readonly Lowering[];
   /**
-   * The step with dropout masks as inputs (lower-webgpu.ts): "webgpu" lowers every op the WebGPU
+   * The step with dropout masks as inputs (passes/webgpu.ts): "webgpu" lowers every op the WebGPU
    * provider lacks, "dropout" only Dropout (the CPU trainer's default). `gradients` chooses the
    * gradient formulations where the program builds its step (a model file; a built .onnx keeps its own).
    */

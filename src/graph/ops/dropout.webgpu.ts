@@ -1,7 +1,7 @@
 /**
  * Dropout(training) for the WebGPU provider, which has no Dropout kernel: x · mask / (1 − p) with
  * the keep-mask a graph input `<node>/mask`, drawn by the trainer from the run's seeded generator.
- * The CPU trainer applies this rewrite alone (train/lower-webgpu.ts, lowerDropout) so that a run
+ * The CPU trainer applies this rewrite alone (passes/webgpu.ts, lowerDropout) so that a run
  * resumed mid-epoch sees the masks a straight run saw.
  */
 import type { ProviderLowering } from "../lowering";

@@ -9,7 +9,7 @@ import { cpuPasses } from "../../passes/cpu";
 import { multiStep } from "../../passes/multi-step";
 import { nchwcConvCount } from "../../passes/nchwc";
 import { cpuStepGradients, winogradConvCount } from "../../passes/winograd";
-import { WEBGPU_GRADIENTS } from "../lower-webgpu";
+import { WEBGPU_GRADIENTS } from "../../passes/webgpu";
 import { nchwcBlockSize } from "../nchwc-probe";
 import type { Lowering } from "../program";
 import { next, STEP_COUNTER } from "../step";

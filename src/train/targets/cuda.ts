@@ -3,7 +3,7 @@
  * the parameters and state after each run; K steps per run (an ONNX Loop) keep them on the device
  * for K steps. Needs onnxruntime's CUDA libraries, an opt-in install (session.ts says how).
  */
-import { WEBGPU_GRADIENTS } from "../lower-webgpu";
+import { WEBGPU_GRADIENTS } from "../../passes/webgpu";
 import type { Lowering } from "../program";
 import { next, STEP_COUNTER } from "../step";
 import { multiStep } from "../../passes/multi-step";

@@ -8,7 +8,7 @@ import { IoError, UsageError } from "../../graph/errors";
 import type { Graph } from "../../graph/ir";
 import { runPasses } from "../../passes/run";
 import { dropoutSeed } from "../dropout";
-import type { MaskInput } from "../lower-webgpu";
+import type { MaskInput } from "../../passes/webgpu";
 import type { TrainingProgram } from "../program";
 import { createStepSession, type StepSession } from "../session";
 import type { StepOptions, TargetSpec } from "./target";

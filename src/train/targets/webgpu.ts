@@ -1,11 +1,11 @@
 /**
- * The WebGPU target: the step in its WebGPU formulation (lower-webgpu.ts: no Dropout, OneHot, Loop
+ * The WebGPU target: the step in its WebGPU formulation (passes/webgpu.ts: no Dropout, OneHot, Loop
  * or MaxPool-indices ops, conv weight gradients as one Conv each) with the parameters and optimizer
  * state resident on the GPU between steps ("gpu-buffer" outputs fed back as inputs), brought to the
  * host at each epoch's end (device-download.ts). The formulation indexes max-pooling in int32, which
  * bounds the batch (checked when the step is built).
  */
-import { WEBGPU_GRADIENTS } from "../lower-webgpu";
+import { WEBGPU_GRADIENTS } from "../../passes/webgpu";
 import type { Lowering } from "../program";
 import { next, STEP_COUNTER } from "../step";
 import { multiStep } from "../../passes/multi-step";
