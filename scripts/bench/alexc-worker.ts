@@ -2,7 +2,7 @@
  * One measurement in its own process (so peak RSS is its own): alexc's AlexNet forward as
  * exported ("forward": inference session, constant weights, float input; onnxruntime computes its
  * convolutions directly), the same with its 3×3 and 5×5 convolutions by Winograd's algorithm
- * ("forward-winograd", lower-winograd.ts; onnxruntime folds the filter transforms of constant
+ * ("forward-winograd", passes/winograd.ts; onnxruntime folds the filter transforms of constant
  * weights once), the forward with the weights as graph inputs ("forward-inputs": how the training
  * step sees them, so onnxruntime cannot pre-pack them or switch convolutions to its NCHWc layout
  * by itself), or a training step (Adam, preprocessing in the graph, dropout masks as inputs) run

@@ -1,12 +1,10 @@
 /**
  * `alexc train` runs under glibc malloc tunables that keep freed memory for reuse.
  *
- * glibc serves blocks above 32 MB with mmap and unmaps them on free, so every training step's
- * new arrays — onnxruntime's outputs, 700 MB for AlexNet with Adam — are page-faulted in afresh:
- * at batch 32, 11% of all CPU time went to the kernel zeroing pages (`perf`: clear_page under
- * memmove), plus the faults and unmaps around it. With mmap off and trimming off, freed blocks
- * stay in the heap and the next step reuses them: 1.15× (batch 128) to 1.4× (batch 32) the
- * training throughput, peak RSS −7% to +5% (docs/performance.md). Tunables are read at process
+ * glibc serves large blocks with mmap and unmaps them on free, so every training step's new
+ * arrays — onnxruntime's outputs, a copy of every parameter and state tensor — are page-faulted in
+ * afresh, and the kernel spends a large share of the step zeroing pages. With mmap off and
+ * trimming off, freed blocks stay in the heap and the next step reuses them (docs/performance.md). Tunables are read at process
  * start only, so the command re-runs itself once with them set; a GLIBC_TUNABLES the user set
  * wins, and other platforms ignore it. Steps on alexc's own binding update in place and allocate
  * no outputs: then `train` runs as it is (stepsInPlace).
@@ -31,7 +29,7 @@ export function relaunchWithMallocTuning(argv: readonly string[], entry: string)
  * Whether `train` will run its steps on alexc's own binding (src/train/native-session.ts): the CPU
  * provider, one step per run, the binding built and not turned off. Those steps allocate no
  * outputs — the updates go into the arrays they replace — so the tunables have nothing left to
- * save and only add to peak RSS (AlexNet, batch 128: 2086 against 1904 MB, same speed).
+ * save and only add to peak RSS (docs/performance.md).
  */
 export function stepsInPlace(argv: readonly string[]): boolean {
   const value = (flag: string): string | undefined => {

@@ -29,7 +29,7 @@ export function metadataValue(m: onnx.IModelProto, key: string): string | undefi
 
 /**
  * Only the metadata_props of an ONNX file (ModelProto field 14), read by skipping the other
- * top-level fields — no graph or weights decoded, so cheap on a 700 MB model.
+ * top-level fields — no graph or weights decoded, so cheap on a large model.
  */
 export function readMetadataOnly(bytes: Uint8Array, source: string): Map<string, string> {
   const out = new Map<string, string>();

@@ -126,7 +126,7 @@ export class GraphBuilder {
 
   /**
    * Marks `v` as a graph output named `name`. A node output nothing reads yet is renamed in
-   * place (no copy: an Identity on a 150 MB weight costs a full memory pass per step).
+   * place: an Identity would copy the whole value (a full memory pass per step for a large weight).
    */
   output(value: Value, name?: string): Value {
     const v = this.aliases.get(value.name) ?? value;
@@ -138,8 +138,9 @@ export class GraphBuilder {
 
   /**
    * Gives a node output the graph-output name in place, in its producer and in every consumer so
-   * far (later consumers find it through `aliases`), rather than copying it through an Identity:
-   * for the step's 58 M updated parameters and moments that copy cost ~7% of a step.
+   * far (later consumers find it through `aliases`), rather than copying it through an Identity,
+   * which for a step's updated parameters and moments is a measurable share of the step
+   * (docs/performance-log.md).
    */
   private renameUnused(v: Value, name: string): Value | undefined {
     const producer = this.producers.get(v.name);

@@ -94,9 +94,8 @@ export function chooseTile(r: number, ho: number, wo: number): number {
 
 /**
  * The most bytes one convolution's transforms may take at once, by default (the CPU lowering's
- * forward and dX, the weight gradient). AlexNet's step at batch 128 (forward and dX by Winograd),
- * peak RSS: 1947 MB in one piece, 1613 MB with 256 MiB, 1574 MB with 128 MiB (direct: 1575 MB),
- * 1578 MB with 64 MiB, which was also slower (docs/performance.md).
+ * forward and dX, the weight gradient): the budget at which AlexNet's step peaks no higher than
+ * with direct convolutions; a smaller one was slower (docs/performance.md).
  */
 export const SLICE_BYTES = 128 * 2 ** 20;
 

@@ -46,7 +46,7 @@ export function saveCheckpoint(file: string, ckpt: Checkpoint): void {
   MAGIC.copy(head, 0);
   head.writeUInt32LE(header.length, MAGIC.length);
   header.copy(head, MAGIC.length + 4);
-  // The tensors go out as they are, with no joined copy: AlexNet's with Adam's state are 700 MB.
+  // The tensors go out as they are, with no joined copy: with the optimizer state they are large.
   writeFileAtomic(file, [head, ...entries.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
 }
 

@@ -3,13 +3,11 @@
  *
  * onnxruntime-node returns every output as a fresh copy (into a preallocated output too, it
  * writes and then copies again), so each CPU step turns the previous step's parameters and
- * optimizer state — AlexNet with Adam: 700 MB — into garbage. V8 gets to it when it gets to it,
+ * optimizer state into garbage. V8 gets to it when it gets to it,
  * often only after the next step has made its own copies: the process then holds three sets of
- * them instead of two. Collecting right after the step lowers AlexNet's peak RSS at batch 128 by
- * ≈ 0.2–0.4 GB (docs/performance.md).
+ * them instead of two. Collecting right after the step lowers the peak RSS (docs/performance.md).
  *
- * A full collection is not free, though: ≈ 18 ms in `alexc train`'s process, as long as a whole
- * LeNet step, which it made 2× slower. So the step loops collect only after a step that left
+ * A full collection is not free, though: it takes as long as a whole small-model step. So the step loops collect only after a step that left
  * `COLLECT_ABOVE_BYTES` or more of replaced arrays behind: onnxruntime-node's AlexNet steps, not
  * small models, and not steps on alexc's binding, which update their arrays in place.
  */

@@ -3,8 +3,8 @@
  * parameters and optimizer state updated in place.
  *
  * onnxruntime-node hands back every output as a fresh copy — into a preallocated output too —
- * so each AlexNet step with Adam turned 700 MB of parameters and state into garbage and held a
- * second and third set while it ran (docs/performance.md). This session runs the same
+ * so each step turned every parameter and state tensor into garbage and held a second and third
+ * set while it ran (docs/performance.md). This session runs the same
  * onnxruntime library through its C API with every output preallocated: `<name>.next` goes into
  * the very array fed as `<name>` for the tensors passes/in-place.ts could order for it, and every other
  * output into an array of its own. The step's bytes are those the trainer would give

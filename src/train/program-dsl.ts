@@ -33,7 +33,7 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
     lowerings: ["webgpu", "dropout"],
     loweredStepGraph(kind, options = {}) {
       // The WebGPU provider runs one Conv per weight gradient far faster than the CPU's choice of
-      // one GEMM per kernel offset (AlexNet's step on an H200: 251 → 165 ms at batch 128).
+      // one GEMM per kernel offset (docs/execution-providers.md).
       const gradients = kind === "webgpu" ? WEBGPU_GRADIENTS : options;
       const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0, gradients }).b.build();
       if (kind === "dropout") {

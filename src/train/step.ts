@@ -106,11 +106,10 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
  * of their emission: in parameter order that is the backward's own order, each layer's update
  * right after its gradient, which is what a convolution wants (its gradient reads activations far
  * larger than itself, and computing it frees them). A parameter whose gradient is far larger than
- * what it is computed from — a fully connected weight: AlexNet's fc1 gradient is 37.7 M floats,
- * from 13 k per example — should run last instead, when the backward has freed the activations,
+ * what it is computed from — a fully connected weight — should run last instead, when the backward has freed the activations,
  * rather than hold its gradient and the optimizer's full-size temporaries on top of them. Those are
- * emitted first. Only the order changes, not a value (docs/performance.md: at batch 128 the
- * step's arena peaks ≈ 0.7 GB lower).
+ * emitted first. Only the order changes, not a value; the step's arena peaks lower
+ * (docs/performance.md).
  */
 function updateOrder(b: GraphBuilder, params: readonly Value[], grads: readonly Value[]): number[] {
   const last = params.map((p, i) => {

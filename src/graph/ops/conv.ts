@@ -82,7 +82,8 @@ function convInputGrad(b: GraphBuilder, dY: Value, w: Value, x: Value, win: Win,
   const fullPads = win.pads.map((p, i) => win.kernel[i % r] - 1 - p);
   if (group === 1 && unit(win.strides) && unit(win.dilations) && fullPads.every((p) => p >= 0)) {
     // Stride 1: dX is a plain convolution of dY with the flipped, transposed kernel
-    // ("full" padding k−1−p). onnxruntime's Conv runs ~3× faster than its ConvTranspose here.
+    // ("full" padding k−1−p): onnxruntime's Conv runs this far faster than its ConvTranspose
+    // (docs/performance.md).
     const axes = range(2, r + 2);
     const flipped = b.op1("Slice", [w, b.ints(axes.map(() => -1)), b.ints(axes.map(() => -(2 ** 31))), b.ints(axes), b.ints(axes.map(() => -1))]);
     const wt = b.op1("Transpose", [flipped], { perm: [1, 0, ...axes] });
@@ -126,10 +127,9 @@ function convWeightGrad(b: GraphBuilder, x: Value, dY: Value, w: Value, win: Win
  * dW as one GEMM per kernel offset: dW[:,:,i,j] = dY·X(i,j) with dY as [Cout, N·Ho·Wo] and
  * X(i,j) the strided window of the channels-last padded input at that offset, [N·Ho·Wo, Cin].
  * Each GEMM is fat (K = N·Ho·Wo); the batched-Conv form streams the whole dY once per input
- * channel and runs 3–5× slower on onnxruntime's CPU provider. dY is transposed to
+ * channel and runs several times slower on onnxruntime's CPU provider. dY is transposed to
  * [Cout, N·Ho·Wo] once rather than read with transA = 1 by every GEMM, which onnxruntime
- * re-packs per call: AlexNet's conv2 dW at batch 128 went from ≈1.5 s to ≈0.93 s
- * (scratch micro-benchmark, same session).
+ * re-packs per call (docs/performance-log.md).
  */
 function convWeightGradGemm(b: GraphBuilder, x: Value, dY: Value, w: Value, win: Win): Value {
   const [cout, cin, kh, kw] = w.shape as number[];

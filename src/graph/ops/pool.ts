@@ -39,7 +39,7 @@ export const MaxPool: OpDef = {
 /**
  * MaxPool over a Relu's output (every pool of AlexNet): the Relu's gradient mask [y > 0], read at
  * a window's argmax, is [Y > 0] of that window's pooled value Y, since Y is the value there. So the
- * pool masks dY on the pooled tensor (4× smaller than its input in AlexNet) before the scatter,
+ * pool masks dY on the pooled tensor (several times smaller than its input) before the scatter,
  * and the result is what the Relu's own rule would return for it: the same values, with the mask
  * taken and applied on the small tensor (docs/performance.md).
  */
@@ -76,7 +76,7 @@ function maxPoolGradient(b: GraphBuilder, node: Node, dY: Value, opts: GradientO
 
 /**
  * The shape of max-pooling's scatter target, x's. Read off x itself, Shape(x) would keep x (a
- * Relu's output, 4× the pooled tensor) alive from the forward until this gradient runs; with x's
+ * Relu's output, larger than the pooled tensor) alive from the forward until this gradient runs; with x's
  * dims static past the batch it is [batch of dY, ...x's other dims] instead (GradientOptions).
  */
 function scatterShape(b: GraphBuilder, x: Value, dY: Value, opts: GradientOptions): Value {

@@ -2,10 +2,10 @@
 // output into an array the caller supplies, and nothing else.
 //
 // onnxruntime-node copies each output into a fresh JavaScript array, preallocated or not
-// (docs/performance.md): for AlexNet's step with Adam that is 700 MB of copies per step on top
-// of onnxruntime's own output buffers, and it rules out updating the parameters in place. Here
+// (docs/performance.md): a copy of every parameter and state tensor per step on top of
+// onnxruntime's own output buffers, and it rules out updating the parameters in place. Here
 // every input and output is an OrtValue over the caller's typed array (CreateTensorWithDataAsOrtValue),
-// so an output may even be the very array fed as an input (see src/train/in-place.ts for when
+// so an output may even be the very array fed as an input (see src/passes/in-place.ts for when
 // that is sound).
 //
 // It loads the onnxruntime shared library that onnxruntime-node ships (path given by the caller)

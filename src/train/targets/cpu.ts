@@ -1,7 +1,7 @@
 /**
  * The CPU target: onnxruntime's CPU provider, with the step and evaluation taking the weights as
  * inputs. Its passes compute 3×3 and 5×5 convolutions by Winograd's algorithm and move the others
- * onto the blocked NCHWc kernels onnxruntime otherwise keeps for constant weights (lower-cpu.ts);
+ * onto the blocked NCHWc kernels onnxruntime otherwise keeps for constant weights (passes/nchwc.ts);
  * the step's weight gradients take Winograd's form too. The step runs on alexc's own binding with
  * the updates in place (native-session.ts) where it is built and one step runs per session run.
  */
