@@ -9,7 +9,10 @@
  * The runs: LeNet (2 epochs, full FashionMNIST) and the small CNN with live dropout
  * (test/fixtures/small-cnn.ts, 2 epochs of 8,192 images) with the native binding, without it,
  * without NCHWc, with 2 steps per run (LeNet), from a built .onnx; AlexNet on 256 images at batch 32
- * (Winograd and NCHWc convolutions; and without Winograd).
+ * (Winograd and NCHWc convolutions; and without Winograd, from the model file and from a built
+ * .onnx). Each run "… from .onnx" must also print the same line as the run from the model file
+ * (without Winograd for AlexNet: a built file keeps the weight gradients it was exported with,
+ * where the model file builds Winograd's); the script checks those pairs and exits 1 if one differs.
  */
 import { execFileSync } from "child_process";
 import { createHash } from "crypto";
@@ -44,6 +47,7 @@ const RUNS: Run[] = [
   { name: "alexnet", model: "models/alexnet.ts", args: alex },
   { name: "alexnet --no-winograd", model: "models/alexnet.ts", args: [...alex, "--no-winograd"] },
   { name: "alexnet --no-native --no-nchwc", model: "models/alexnet.ts", args: [...alex, "--no-native", "--no-nchwc"] },
+  { name: "alexnet --no-winograd from .onnx", model: "models/alexnet.ts", args: [...alex, "--no-winograd"], fromOnnx: true },
 ];
 
 function sha(data: Buffer | string): string {
@@ -94,6 +98,12 @@ function main(): void {
   }
   const save = flag("--save");
   if (save) fs.writeFileSync(save, JSON.stringify(lines, null, 1) + "\n");
+  const pairs = Object.keys(lines).filter((k) => k.endsWith(" from .onnx") && lines[k.replace(/ from \.onnx$/, "")] !== undefined);
+  for (const k of pairs) {
+    const same = lines[k] === lines[k.replace(/ from \.onnx$/, "")];
+    console.log(`${k}: ${same ? "equals" : "DIFFERS from"} the run from the model file`);
+    if (!same) process.exitCode = 1;
+  }
   const compare = flag("--compare");
   if (compare) {
     const before = JSON.parse(fs.readFileSync(compare, "utf8")) as Record<string, string>;
