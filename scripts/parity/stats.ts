@@ -67,12 +67,9 @@ function normalCdf(x: number): number {
   return 0.5 * (1 + erf(x / Math.SQRT2));
 }
 
-/** Abramowitz–Stegun 7.1.26 is too coarse for a quantile; this series/continued fraction pair is exact to ~1e-15. */
+/** erf(x) = P(1/2, x²), the regularized lower incomplete gamma (series or continued fraction, ~1e-15). */
 function erf(x: number): number {
-  const s = Math.sign(x);
-  const a = Math.abs(x);
-  // erf(x) = P(1/2, x²), the regularized lower incomplete gamma
-  return s * regularizedGammaP(0.5, a * a);
+  return Math.sign(x) * regularizedGammaP(0.5, x * x);
 }
 
 function regularizedGammaP(a: number, x: number): number {
