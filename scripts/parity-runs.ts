@@ -125,13 +125,15 @@ function runAlexc(p: Preset, seed: number, dir: string): RunResult {
 
 function runTorch(p: Preset, seed: number, file: string): void {
   const args = [path.join(root, "scripts/parity/torch_train.py"), p.model, "--seed", String(seed), "--epochs", String(p.epochs), "--batch-size", String(p.batchSize), "--lr", String(p.lr), "--out", file, ...limitArgs(p)];
-  run("/usr/bin/python3", args);
+  // Threads that sleep at once at a barrier instead of spinning: on a shared, oversubscribed
+  // machine a spinning OpenMP thread burns the time slice its partner needs.
+  run("/usr/bin/python3", args, { OMP_WAIT_POLICY: "PASSIVE" });
 }
 
-function run(cmd: string, args: string[]): void {
+function run(cmd: string, args: string[], env: Record<string, string> = {}): void {
   const show = (a: string) => (path.isAbsolute(a) && !path.relative(root, a).startsWith("..") ? path.relative(root, a) : a);
   console.log(`$ ${cmd} ${args.map(show).join(" ")}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${cmd} exited with ${r.status ?? r.signal}`);
 }
 
