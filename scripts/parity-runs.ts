@@ -6,6 +6,7 @@
  *
  *   npx tsx scripts/parity-runs.ts lenet|alexnet-subset|alexnet [--seeds K] [--side alexc|torch]
  *        [--dir runs/parity] [--report-only] [--markdown] [--epochs E --train-limit N --test-limit N]
+ *        [--torch-blas DIR]
  *
  * alexc trains through its CLI (`alexc train`, default threads; per-epoch figures from
  * metrics.jsonl); PyTorch through scripts/parity/torch_train.py on Debian's torch (2 threads),
@@ -14,6 +15,11 @@
  * DIR/PRESET/SIDE-seedS.json and skipped when the script runs again, so a partial set resumes
  * and --report-only prints the tables from the saved runs alone. Runs go one at a time
  * (alternating sides); run it once per --side to use both sides' processes at once.
+ *
+ * Debian's libblas3 is netlib's reference BLAS: PyTorch's AlexNet step then spends minutes in its
+ * fully connected layers. --torch-blas DIR puts DIR (a folder with an optimised libblas.so.3,
+ * e.g. /usr/lib/x86_64-linux-gnu/openblas-pthread from libopenblas0-pthread) first on the
+ * worker's library path; each run records the BLAS it loaded.
  */
 import { spawnSync, execFileSync } from "child_process";
 import * as fs from "fs";
@@ -82,6 +88,7 @@ function parseArgs(argv: string[]) {
     },
     sides: side ? [side as Side] : [...SIDES],
     dir: path.resolve(opt("--dir") ?? path.join(root, "runs/parity"), name),
+    torchBlas: opt("--torch-blas"),
     reportOnly: rest.includes("--report-only"),
     markdown: rest.includes("--markdown"),
   };
@@ -123,11 +130,13 @@ function runAlexc(p: Preset, seed: number, dir: string): RunResult {
   };
 }
 
-function runTorch(p: Preset, seed: number, file: string): void {
+function runTorch(p: Preset, seed: number, file: string, blas: string | undefined): void {
   const args = [path.join(root, "scripts/parity/torch_train.py"), p.model, "--seed", String(seed), "--epochs", String(p.epochs), "--batch-size", String(p.batchSize), "--lr", String(p.lr), "--out", file, ...limitArgs(p)];
   // Threads that sleep at once at a barrier instead of spinning: on a shared, oversubscribed
   // machine a spinning OpenMP thread burns the time slice its partner needs.
-  run("/usr/bin/python3", args, { OMP_WAIT_POLICY: "PASSIVE" });
+  const env: Record<string, string> = { OMP_WAIT_POLICY: "PASSIVE" };
+  if (blas) Object.assign(env, { LD_LIBRARY_PATH: [blas, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":"), OPENBLAS_NUM_THREADS: "2" });
+  run("/usr/bin/python3", args, env);
 }
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): void {
@@ -194,14 +203,14 @@ function printTable(head: string[], rows: string[][], markdown: boolean): void {
 }
 
 function main(): void {
-  const { name, preset, sides, dir, reportOnly, markdown } = parseArgs(process.argv.slice(2));
+  const { name, preset, sides, dir, torchBlas, reportOnly, markdown } = parseArgs(process.argv.slice(2));
   fs.mkdirSync(dir, { recursive: true });
   if (!reportOnly) {
     for (let seed = 0; seed < preset.seeds; seed++) {
       for (const side of sides) {
         const file = resultPath(dir, side, seed);
         if (fs.existsSync(file)) continue;
-        if (side === "torch") runTorch(preset, seed, file);
+        if (side === "torch") runTorch(preset, seed, file, torchBlas);
         else {
           fs.writeFileSync(`${file}.tmp`, JSON.stringify(runAlexc(preset, seed, dir), null, 1));
           fs.renameSync(`${file}.tmp`, file);

@@ -76,6 +76,14 @@ def preprocess(images_u8, resize):
     return x
 
 
+def loaded_blas():
+    """The libblas this process mapped: Debian's libblas3 alone is netlib's reference BLAS, ~30x
+    slower than OpenBLAS on AlexNet's fully connected layers (the results agree either way)."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "libblas" in line or "openblas" in line}
+    return sorted(paths)
+
+
 def evaluate(net, images, labels, batch, resize):
     net.eval()
     correct = 0
@@ -143,7 +151,7 @@ def main():
             break
 
     config = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "train_limit", "test_limit", "threads")}
-    config.update(torch=torch.__version__, train_count=n, test_count=len(test_y))
+    config.update(torch=torch.__version__, blas=loaded_blas(), train_count=n, test_count=len(test_y))
     result = {"side": "torch", "model": args.model, "seed": args.seed, "config": config, "epochs": epochs}
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
