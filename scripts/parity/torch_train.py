@@ -136,6 +136,10 @@ def main():
             opt.step()
             loss_sum += loss.item() * len(idx)
             correct += int((out.argmax(1) == y).sum())
+            done = s + len(idx)
+            if (s // b) % 10 == 9 or done == n:
+                rate = done / (time.time() - t0)
+                print(f"epoch {epoch} {done}/{n} loss {loss_sum / done:.4f} {rate:.1f} img/s", file=sys.stderr, flush=True)
         test_correct = evaluate(net, test_x, test_y, 256, resize)
         e = {
             "epoch": epoch,
