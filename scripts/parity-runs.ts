@@ -4,7 +4,7 @@
  * so the comparison is statistical: K runs each side, and per epoch the difference of the
  * mean test accuracy and mean train loss with Welch's 95% confidence interval.
  *
- *   npx tsx scripts/parity-runs.ts lenet|alexnet-subset|alexnet [--seeds K] [--side alexc|torch]
+ *   npx tsx scripts/parity-runs.ts lenet|lenet-epoch1|alexnet-subset|alexnet [--seeds K] [--side alexc|torch]
  *        [--dir runs/parity] [--report-only] [--markdown] [--epochs E --train-limit N --test-limit N]
  *        [--torch-blas DIR]
  *
@@ -44,6 +44,8 @@ interface Preset {
 const PRESETS: Record<string, Preset> = {
   // LeNet's own protocol (models/lenet.ts): full data, 10 epochs, Adam lr 1e-2.
   lenet: { model: "lenet", epochs: 10, seeds: 5, batchSize: 128, lr: 1e-2 },
+  // LeNet's first epoch alone, over more seeds: how soon runs leave the sigmoid plateau.
+  "lenet-epoch1": { model: "lenet", epochs: 1, seeds: 12, batchSize: 128, lr: 1e-2 },
   // The seed protocol cut to what 2 CPU cores run in a session: one epoch of 4,096 images.
   "alexnet-subset": { model: "alexnet", epochs: 1, seeds: 3, batchSize: 128, lr: 1e-3, trainLimit: 4096, testLimit: 2000 },
   // The seed protocol itself (3 epochs, full data): hours per run on a CPU.
@@ -57,6 +59,8 @@ interface EpochResult {
   test_acc: number;
   test_correct: number;
   time_s: number;
+  /** Each step's batch loss (runs saved before this field have none). */
+  step_losses?: number[];
 }
 
 interface RunResult {
@@ -107,11 +111,13 @@ function runAlexc(p: Preset, seed: number, dir: string): RunResult {
   fs.rmSync(out, { recursive: true, force: true });
   const args = ["train", `models/${p.model}.ts`, "--seed", String(seed), "--epochs", String(p.epochs), "--batch-size", String(p.batchSize), "--lr", String(p.lr), "--out", out, ...limitArgs(p)];
   run("node", [path.join(root, "bin/alexc.js"), ...args]);
-  const epochs = fs
+  const lines = fs
     .readFileSync(path.join(out, "metrics.jsonl"), "utf8")
     .split("\n")
-    .filter((l) => l.includes('"type":"epoch"'))
+    .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l));
+  const epochs = lines.filter((l) => l.type === "epoch");
+  const stepLosses = (epoch: number) => lines.filter((l) => l.type === "step" && l.epoch === epoch).map((l) => Number(l.loss.toPrecision(5)));
   const testCount = Math.min(p.testLimit ?? 10000, 10000);
   const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
   return {
@@ -126,6 +132,7 @@ function runAlexc(p: Preset, seed: number, dir: string): RunResult {
       test_acc: e.test_acc,
       test_correct: Math.round(e.test_acc * testCount),
       time_s: e.time_s,
+      step_losses: stepLosses(e.epoch),
     })),
   };
 }
@@ -167,6 +174,13 @@ function report(name: string, p: Preset, dir: string, markdown: boolean): void {
       console.log(`${side.padEnd(5)} seed ${r.seed}: ${r.epochs.map((e) => pct(e.test_acc)).join(" ")} | ${r.epochs.map((e) => e.train_loss.toFixed(4)).join(" ")}`);
     }
   }
+  // LeNet's sigmoids start on a plateau at ln 10 ≈ 2.30 that a run leaves after a number of
+  // steps that varies much from seed to seed: where the epoch means differ, this says whether
+  // the exits do.
+  const exits = (side: Side) => runs[side].map((r) => plateauExit(r.epochs[0]?.step_losses)).filter((x): x is number => x !== undefined);
+  if (exits("alexc").length + exits("torch").length > 0) {
+    console.log(`\nfirst step whose 10-step mean loss is below 2.0 (epoch 1; ∞: not within it): alexc ${fmtExits(exits("alexc"))}; torch ${fmtExits(exits("torch"))}`);
+  }
   for (const [metric, fmt, unit] of [
     ["test_acc", pct, "test accuracy, %"],
     ["train_loss", (x: number) => x.toFixed(4), "mean train loss"],
@@ -190,6 +204,23 @@ function report(name: string, p: Preset, dir: string, markdown: boolean): void {
     }
     printTable(["epoch", "alexc", "torch", "alexc − torch", "95% CI", "verdict"], rows, markdown);
   }
+}
+
+/** The first step at which the mean of the last 10 batch losses is below 2.0; Infinity if none; undefined without step losses. */
+function plateauExit(losses: number[] | undefined): number | undefined {
+  if (!losses?.length) return undefined;
+  let sum = 0;
+  for (let i = 0; i < losses.length; i++) {
+    sum += losses[i] - (i >= 10 ? losses[i - 10] : 0);
+    if (i >= 9 && sum / 10 < 2.0) return i + 1;
+  }
+  return Infinity;
+}
+
+function fmtExits(xs: number[]): string {
+  if (xs.length === 0) return "–";
+  const sorted = [...xs].sort((a, b) => a - b);
+  return `${sorted.map((x) => (x === Infinity ? "∞" : String(x))).join(", ")} (median ${sorted[Math.floor((sorted.length - 1) / 2)]})`;
 }
 
 function printTable(head: string[], rows: string[][], markdown: boolean): void {

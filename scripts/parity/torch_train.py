@@ -19,7 +19,8 @@ PyTorch's default initialisation: torch.manual_seed(S) before the model is built
 draws from its own generator seeded with S, dropout from the global one.
 
 Writes FILE.json once the run is done (atomically): {"side": "torch", "model", "seed",
-"config", "epochs": [{"epoch", "train_loss", "train_acc", "test_acc", "test_correct", "time_s"}]};
+"config", "epochs": [{"epoch", "train_loss", "train_acc", "test_acc", "test_correct", "time_s",
+"step_losses"}]};
 one line per epoch on stdout as it goes.
 """
 import argparse
@@ -125,7 +126,7 @@ def main():
         t0 = time.time()
         net.train()
         order = torch.randperm(n, generator=shuffle)
-        loss_sum, correct = 0.0, 0
+        loss_sum, correct, step_losses = 0.0, 0, []
         for s in range(0, n, b):
             idx = order[s : s + b]
             y = train_y[idx]
@@ -134,6 +135,7 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
+            step_losses.append(float(f"{loss.item():.5g}"))
             loss_sum += loss.item() * len(idx)
             correct += int((out.argmax(1) == y).sum())
             done = s + len(idx)
@@ -148,9 +150,10 @@ def main():
             "test_acc": test_correct / len(test_y),
             "test_correct": test_correct,
             "time_s": time.time() - t0,
+            "step_losses": step_losses,
         }
         epochs.append(e)
-        print(json.dumps({"model": args.model, "seed": args.seed, **e}), flush=True)
+        print(json.dumps({"model": args.model, "seed": args.seed, **{k: v for k, v in e.items() if k != "step_losses"}}), flush=True)
         if not np.isfinite(e["train_loss"]):
             break
 
