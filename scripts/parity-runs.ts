@@ -181,19 +181,33 @@ function report(name: string, p: Preset, dir: string, markdown: boolean): void {
   if (exits("alexc").length + exits("torch").length > 0) {
     console.log(`\nfirst step whose 10-step mean loss is below 2.0 (epoch 1; ∞: not within it): alexc ${fmtExits(exits("alexc"))}; torch ${fmtExits(exits("torch"))}`);
   }
+  tables(runs, p.epochs, markdown, "");
+  // A sigmoid LeNet can stay on the plateau for all its epochs (either side): such a run is a
+  // different outcome, not a noisier one, and its 10% swamps the others' means.
+  const atChance = (r: RunResult) => (r.epochs[r.epochs.length - 1]?.test_acc ?? 0) <= CHANCE;
+  const stuck = { alexc: runs.alexc.filter(atChance), torch: runs.torch.filter(atChance) };
+  if (stuck.alexc.length + stuck.torch.length > 0) {
+    const seeds = (rs: RunResult[]) => `${rs.length}${rs.length ? ` (seed ${rs.map((r) => r.seed).join(", ")})` : ""}`;
+    console.log(`\nruns at chance (test accuracy ≤ ${pct(CHANCE)}%) after the last epoch: alexc ${seeds(stuck.alexc)} of ${runs.alexc.length}, torch ${seeds(stuck.torch)} of ${runs.torch.length}`);
+    const learned = { alexc: runs.alexc.filter((r) => !atChance(r)), torch: runs.torch.filter((r) => !atChance(r)) };
+    tables(learned, p.epochs, markdown, ", over the runs that left chance");
+  }
+}
+
+const CHANCE = 0.11;
+
+function tables(runs: Record<Side, RunResult[]>, epochs: number, markdown: boolean, which: string): void {
   for (const [metric, fmt, unit] of [
     ["test_acc", pct, "test accuracy, %"],
     ["train_loss", (x: number) => x.toFixed(4), "mean train loss"],
   ] as const) {
-    console.log(`\n${unit}: mean ± standard error over seeds; alexc − torch with Welch's 95% CI`);
+    console.log(`\n${unit}${which}: mean ± standard error over seeds (runs); alexc − torch with Welch's 95% CI`);
     const rows: string[][] = [];
-    for (let e = 1; e <= p.epochs; e++) {
+    for (let e = 1; e <= epochs; e++) {
       const at = (side: Side) => runs[side].map((r) => r.epochs[e - 1]?.[metric]).filter((x): x is number => x !== undefined);
-      const a = at("alexc");
-      const t = at("torch");
-      if (a.length === 0 && t.length === 0) continue;
-      const sa = summarize(a);
-      const st = summarize(t);
+      const sa = summarize(at("alexc"));
+      const st = summarize(at("torch"));
+      if (sa.n === 0 && st.n === 0) continue;
       const cell = (s: typeof sa) => (s.n === 0 ? "–" : `${fmt(s.mean)} ± ${Number.isNaN(s.se) ? "?" : fmt(s.se)} (${s.n})`);
       let diff = ["–", "–", ""];
       if (sa.n >= 2 && st.n >= 2) {
