@@ -24,9 +24,11 @@ import { prng } from "./helpers/train-fd";
 interface Case {
   readonly model: string;
   readonly batch: number;
-  readonly optimizer: "adam" | "sgd";
+  readonly optimizer: "adam" | "adamw" | "sgd";
   readonly lr: number;
   readonly momentum?: number;
+  readonly weightDecay?: number;
+  readonly labelSmoothing?: number;
   readonly resize: number;
 }
 
@@ -44,7 +46,7 @@ function divided(a: Float32Array, by: number): Float32Array {
 }
 
 async function compareStep(c: Case): Promise<void> {
-  const name = `${path.basename(c.model, ".ts")}-${c.optimizer}`;
+  const name = `${path.basename(c.model, ".ts")}-${c.optimizer}${c.weightDecay !== undefined ? `-wd${c.weightDecay}` : ""}${c.labelSmoothing ? `-ls${c.labelSmoothing}` : ""}`;
   const dir = tmp.sub(name);
   const onnxFile = path.join(dir, "model.onnx");
   const built = runAlexc(["build", c.model, "-o", onnxFile, "--seed", "0", "--no-training"], { timeoutMs: 120_000 });
@@ -55,8 +57,8 @@ async function compareStep(c: Case): Promise<void> {
   const labels = BigInt64Array.from({ length: c.batch }, () => BigInt(Math.floor(rand() * 10)));
 
   const def: ModelDef = loadModelFile(path.join(REPO_ROOT, c.model));
-  const optimizer = makeOptimizer(c.optimizer, {}, c.optimizer === "sgd" ? { momentum: c.momentum } : {});
-  const sg = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0, disableDropout: true });
+  const optimizer = makeOptimizer(c.optimizer, {}, { momentum: c.optimizer === "sgd" ? c.momentum : undefined, weightDecay: c.weightDecay });
+  const sg = buildStepGraph(def, { optimizer, labelSmoothing: c.labelSmoothing, mode: "inputs", dropoutSeed: 0, disableDropout: true });
   const values = new Map<string, Float32Array>();
   for (const p of sg.params) values.set(p.name, uniformInit(0, p.name, numel(p.dims), p.fanIn));
   const feeds: Record<string, ort.Tensor> = {
@@ -71,7 +73,7 @@ async function compareStep(c: Case): Promise<void> {
   const out = await session.run(feeds);
   await session.release();
 
-  const ref = torchStep(dir, onnxFile, images, labels, { optimizer: c.optimizer, lr: c.lr, momentum: c.momentum, resize: c.resize });
+  const ref = torchStep(dir, onnxFile, images, labels, { optimizer: c.optimizer, lr: c.lr, momentum: c.momentum, weightDecay: optimizer.config.weightDecay as number, labelSmoothing: c.labelSmoothing, resize: c.resize });
 
   const torchLoss = Number(ref.get("loss")!.data[0]);
   const loss = Number(out.loss.data[0]);
@@ -88,10 +90,12 @@ async function compareStep(c: Case): Promise<void> {
       continue;
     }
     // Our gradient, recovered from the optimizer state after the first step:
-    // Adam m₁ = (1 − β₁)·g with β₁ = 0.9; SGD (momentum, no dampening) buffer₁ = g.
-    const state = c.optimizer === "adam" ? (out[next(`${p.name}.adam_m`)].data as Float32Array) : (out[next(`${p.name}.momentum_buffer`)].data as Float32Array);
+    // Adam and AdamW m₁ = (1 − β₁)·g with β₁ = 0.9 (AdamW's decay leaves g alone);
+    // SGD (momentum, no dampening) buffer₁ = g.
+    const adamLike = c.optimizer !== "sgd";
+    const state = adamLike ? (out[next(`${p.name}.adam_m`)].data as Float32Array) : (out[next(`${p.name}.momentum_buffer`)].data as Float32Array);
     // A plain loop: Float32Array.from with a map function runs ≈ 300 ns per element in V8.
-    const g = c.optimizer === "adam" ? divided(state, 1 - 0.9) : state;
+    const g = adamLike ? divided(state, 1 - 0.9) : state;
     const gMax = maxAbs(tg);
     // Every |g − tg| ≤ 1e-4·max|tg|, and nothing non-finite.
     const gAgree = agreement(g, tg, 0, 1e-4 * gMax);
@@ -108,7 +112,7 @@ async function compareStep(c: Case): Promise<void> {
     let worst = -1;
     const floor = Math.max(1e-6, 1e-6 * gMax);
     for (let i = 0; i < np.length; i++) {
-      if (c.optimizer === "adam" && !(abs(tg[i]) > floor)) continue;
+      if (adamLike && !(abs(tg[i]) > floor)) continue;
       const e = abs(np[i] - tp[i]);
       if (e > pErr || e !== e) [pErr, worst] = [e, i]; // NaN sticks, and fails the check below
     }
@@ -119,6 +123,16 @@ async function compareStep(c: Case): Promise<void> {
 
 describe("one training step matches PyTorch", () => {
   test("LeNet, batch 8, Adam lr 1e-3", () => compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "adam", lr: 1e-3, resize: 28 }));
+  // AdamW: PyTorch's default decay 0.01, and 0.5 with lr 1e-2, where the decay (p·5e-3) is
+  // far above the 1e-4·max|p| tolerance, so a missing or coupled decay would fail.
+  test("LeNet, batch 8, AdamW lr 1e-3 (weight decay 0.01)", () => compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "adamw", lr: 1e-3, resize: 28 }));
+  test("LeNet, batch 8, AdamW lr 1e-2 weight decay 0.5", () =>
+    compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "adamw", lr: 1e-2, weightDecay: 0.5, resize: 28 }));
+  // Label smoothing: loss and gradients (SGD's buffer is the gradient) against
+  // CrossEntropyLoss(label_smoothing=ε), with Adam's update on top for the Adam row.
+  test("LeNet, batch 8, SGD lr 1e-2 momentum 0.9, label smoothing 0.1", () =>
+    compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "sgd", lr: 1e-2, momentum: 0.9, labelSmoothing: 0.1, resize: 28 }));
+  test("LeNet, batch 8, Adam lr 1e-3, label smoothing 0.3", () => compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "adam", lr: 1e-3, labelSmoothing: 0.3, resize: 28 }));
   test("LeNet, batch 8, SGD lr 1e-2 momentum 0.9", () =>
     compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "sgd", lr: 1e-2, momentum: 0.9, resize: 28 }));
   // AlexNet: about 2 minutes on 2 cores (the PyTorch reference and 700 MB of parameters,

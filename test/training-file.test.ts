@@ -19,6 +19,9 @@ import { formatSummary, summarize } from "../src/emit/summary";
 import type { Optimizer } from "../src/train/optim/optimizer";
 import { adam } from "../src/train/optim/adam";
 import { sgd } from "../src/train/optim/sgd";
+import { adamw } from "../src/train/optim/adamw";
+import { OPTIMIZER_KEY } from "../src/train/optim/make";
+import { programFromModel } from "../src/train/program-dsl";
 import { programFromOnnx } from "../src/train/program-onnx";
 import { STEP_COUNTER } from "../src/train/step";
 import { initial, trainingInfo } from "../src/train/training-info";
@@ -177,4 +180,41 @@ test("alexc reads every form: export, export-weights and inspect of fresh, old-l
   }
   expect(weights[1].equals(weights[0]) && weights[2].equals(weights[0])).toBe(true);
   expect(inference[1].equals(inference[0]) && inference[2].equals(inference[0])).toBe(true);
+});
+
+test("an AdamW file says so (it keeps Adam's state names): `alexc build --optimizer adamw` is read back as adamw, an Adam build as adam", () => {
+  const read = (optimizer: string) => {
+    const file = path.join(tmp.dir, `lenet-${optimizer}.onnx`);
+    const r = runAlexc(["build", "models/lenet.ts", "-o", file, "--optimizer", optimizer]);
+    if (r.status !== 0) throw new Error(describeResult(r));
+    return decodeModel(fs.readFileSync(file), file);
+  };
+  const meta = (m: onnx.ModelProto) => new Map(m.metadataProps.map((p) => [p.key, p.value]));
+  const w = read("adamw");
+  expect(JSON.parse(meta(w).get(OPTIMIZER_KEY)!)).toEqual({ name: "adamw", beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+  const program = programFromOnnx(w, "lenet-adamw.onnx");
+  expect(program.optimizer).toBe("adamw");
+  expect(program.mutable.some((t) => t.name.endsWith(".adam_m"))).toBe(true);
+  // A trained AdamW file stays one.
+  const trained = decodeModel(program.trainedModel(program.initial().tensors, 3), "trained.onnx");
+  expect(programFromOnnx(trained, "trained.onnx").optimizer).toBe("adamw");
+  const a = read("adam");
+  expect(meta(a).has(OPTIMIZER_KEY)).toBe(false);
+  expect(programFromOnnx(a, "lenet-adam.onnx").optimizer).toBe("adam");
+  // A model file's program writes it into its trained output too.
+  const dsl = programFromModel(small, adamw(), 3);
+  const dslTrained = decodeModel(dsl.trainedModel(dsl.initial().tensors, 1), "dsl.onnx");
+  expect(programFromOnnx(dslTrained, "dsl.onnx").optimizer).toBe("adamw");
+});
+
+test("label smoothing outside [0, 1) is one usage error (exit 64) before anything is built; a smoothed build records ε", () => {
+  for (const bad of ["1", "-0.1"]) {
+    const r = runAlexc(["build", "models/lenet.ts", "-o", path.join(tmp.dir, "bad-ls.onnx"), "--label-smoothing", bad]);
+    expect(r.status).toBe(64);
+    expect(r.stderr).toContain(`--label-smoothing must be in [0, 1), got ${Number(bad)}`);
+  }
+  const file = path.join(tmp.dir, "lenet-ls.onnx");
+  const r = runAlexc(["build", "models/lenet.ts", "-o", file, "--label-smoothing", "0.1"]);
+  if (r.status !== 0) throw new Error(describeResult(r));
+  expect(programFromOnnx(decodeModel(fs.readFileSync(file), file), file).labelSmoothing).toBe(0.1);
 });

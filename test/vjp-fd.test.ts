@@ -16,6 +16,7 @@ import { DType, numel, Value } from "../src/graph/types";
 import type { GradientOptions } from "../src/graph/op";
 import { gradients } from "../src/train/autodiff";
 import { adam } from "../src/train/optim/adam";
+import { crossEntropyLoss } from "../src/train/loss";
 import { buildStepGraph } from "../src/train/step";
 import alexnet from "../models/alexnet";
 import { FloatKind, floatTensor, normals, prng, sessionOf } from "./helpers/train-fd";
@@ -365,6 +366,16 @@ const SPECS: Spec[] = [
     tol: 2e-3,
     inputs: [{ name: "x", shape: [4, 5] }],
     build: (b, [x]) => b.op1("SoftmaxCrossEntropyLoss", [x, b.constant("int64", [4], [2, 2, 0, 4])], { reduction: "mean" }),
+  },
+  {
+    // The training loss with label smoothing (src/train/loss.ts): SoftmaxCrossEntropyLoss and
+    // LogSoftmax → ReduceSum → Mul → Div by the batch size read from the labels, summed.
+    name: "cross-entropy with label smoothing 0.1 (loss.ts)",
+    dtype: F32,
+    eps: 1e-2,
+    tol: 2e-3,
+    inputs: [{ name: "x", shape: [4, 5] }],
+    build: (b, [x]) => crossEntropyLoss(b, x, b.constant("int64", [4], [0, 3, 4, 1]), 0.1, "smoothed"),
   },
   {
     name: "composite: Gemm → Relu → Softmax (fan-in through two paths)",

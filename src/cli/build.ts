@@ -5,7 +5,9 @@ import { encodeModel } from "../emit/encode";
 import { writeFileAtomic } from "../emit/atomic-write";
 import { loadModelFile } from "./load-model";
 import { trainingInfo } from "../train/training-info";
-import { makeOptimizer } from "../train/optim/make";
+import { makeOptimizer, optimizerMetadata } from "../train/optim/make";
+import { OPTIMIZERS } from "../train/optim/optimizer";
+import { checkLabelSmoothing, lossMetadata } from "../train/loss";
 import { UsageError } from "../graph/errors";
 import { parameterShapes } from "../graph/trace";
 import { readSafetensorsFile } from "../emit/safetensors";
@@ -18,6 +20,7 @@ interface BuildArgs {
   seed: number;
   training: boolean;
   optimizer: string;
+  "label-smoothing"?: number;
   "init-from"?: string;
   dtype: "float32" | "float16";
 }
@@ -31,7 +34,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       .option("output", { alias: "o", type: "string", demandOption: true, describe: "the .onnx file to write" })
       .option("seed", { type: "number", default: 0, describe: "seed for parameter initialisation" })
       .option("training", { type: "boolean", default: true, describe: "include the training algorithm (training_info); --no-training omits it" })
-      .option("optimizer", { choices: ["adam", "sgd"], default: "adam", describe: "optimizer of the training algorithm (state lives in training_info)" })
+      .option("optimizer", { choices: OPTIMIZERS, default: "adam", describe: "optimizer of the training algorithm (state lives in training_info)" })
+      .option("label-smoothing", { type: "number", describe: "cross-entropy label smoothing ε in [0, 1) of the training algorithm (model default; 0)" })
       .option("dtype", { choices: ["float32", "float16"] as const, default: "float32" as const, describe: "float16: weights and activations in half precision, inference only (implies --no-training)" })
       .option("init-from", { type: "string", describe: "parameter values from a .safetensors file (PyTorch state_dict or alexc names) instead of --seed's initialisation" })
       .example("$0 build models/alexnet.ts -o alexnet.onnx", "compile AlexNet"),
@@ -47,10 +51,16 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     const weights = initFrom
       ? matchWeights(readSafetensorsFile(initFrom).tensors, parameterShapes(def), def.spec.torchNames ?? {}, initFrom)
       : undefined;
+    const withTraining = args.training && args.dtype === "float32";
+    const labelSmoothing = checkLabelSmoothing(
+      args["label-smoothing"] ?? def.spec.train?.labelSmoothing ?? 0,
+      args["label-smoothing"] !== undefined ? "--label-smoothing" : "the model's labelSmoothing",
+    );
     const proto = compileModel(def, {
       seed: args.seed,
       weights,
-      trainingInfo: args.training && args.dtype === "float32" ? (d, seed) => trainingInfo(d, optimizer, seed) : undefined,
+      trainingInfo: withTraining ? (d, seed) => trainingInfo(d, optimizer, seed, undefined, labelSmoothing) : undefined,
+      metadata: withTraining ? { ...optimizerMetadata(optimizer), ...lossMetadata(labelSmoothing) } : undefined,
     });
     const bytes = encodeModel(args.dtype === "float16" ? toFloat16(proto, args.model) : proto);
     writeFileAtomic(args.output, bytes);

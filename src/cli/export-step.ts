@@ -4,13 +4,14 @@ import { writeFileAtomic } from "../emit/atomic-write";
 import { encodeModel, graphProto, modelProto } from "../emit/encode";
 import { nodeDoc } from "../emit/compile";
 import { makeOptimizer } from "../train/optim/make";
+import { OPTIMIZERS, OptimizerName } from "../train/optim/optimizer";
 import { buildStepGraph } from "../train/step";
 import { loadModelFile } from "./load-model";
 
 interface ExportStepArgs {
   model: string;
   output: string;
-  optimizer?: "adam" | "sgd";
+  optimizer?: OptimizerName;
   momentum?: number;
   "weight-decay"?: number;
   "dropout-seed": number;
@@ -23,9 +24,9 @@ export const exportStepCommand: CommandModule<object, ExportStepArgs> = {
     y
       .positional("model", { type: "string", demandOption: true })
       .option("output", { alias: "o", type: "string", demandOption: true, describe: "the .onnx file to write" })
-      .option("optimizer", { choices: ["adam", "sgd"] as const, describe: "optimizer (model default)" })
+      .option("optimizer", { choices: OPTIMIZERS, describe: "optimizer (model default)" })
       .option("momentum", { type: "number", describe: "SGD momentum (0.9)" })
-      .option("weight-decay", { type: "number", describe: "L2 weight decay (0)" })
+      .option("weight-decay", { type: "number", describe: "weight decay (0; adamw: decoupled, 0.01)" })
       .option("dropout-seed", { type: "number", default: 0, describe: "seed attribute of the Dropout nodes" }),
   handler: (args) => {
     const def = loadModelFile(args.model);

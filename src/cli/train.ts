@@ -10,8 +10,10 @@ import { train } from "../train/trainer";
 import { loadModelFile } from "./load-model";
 import { readModelFile } from "../emit/decode";
 import { makeOptimizer } from "../train/optim/make";
+import { OPTIMIZERS, OptimizerName } from "../train/optim/optimizer";
 import { programFromModel } from "../train/program-dsl";
 import { programFromOnnx } from "../train/program-onnx";
+import { checkLabelSmoothing } from "../train/loss";
 
 interface TrainArgs {
   model: string;
@@ -19,9 +21,10 @@ interface TrainArgs {
   epochs?: number;
   "batch-size"?: number;
   lr?: number;
-  optimizer?: "adam" | "sgd";
+  optimizer?: OptimizerName;
   momentum?: number;
   "weight-decay"?: number;
+  "label-smoothing"?: number;
   seed: number;
   ep: ExecutionProvider;
   threads?: number;
@@ -47,9 +50,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("epochs", { type: "number", describe: "epochs (model default; AlexNet 3)" })
       .option("batch-size", { type: "number", describe: "batch size (model default; AlexNet 128)" })
       .option("lr", { type: "number", describe: "learning rate (model default; AlexNet 1e-3)" })
-      .option("optimizer", { choices: ["adam", "sgd"] as const, describe: "optimizer (model default; adam)" })
+      .option("optimizer", { choices: OPTIMIZERS, describe: "optimizer (model default; adam); adamw: decoupled weight decay, 0.01 unless --weight-decay" })
       .option("momentum", { type: "number", describe: "SGD momentum (0.9)" })
-      .option("weight-decay", { type: "number", describe: "L2 weight decay (0)" })
+      .option("weight-decay", { type: "number", describe: "weight decay (0; adamw: decoupled, 0.01)" })
+      .option("label-smoothing", { type: "number", describe: "cross-entropy label smoothing ε in [0, 1) (model default; 0), PyTorch's semantics" })
       .option("seed", { type: "number", default: 0, describe: "seed: initialisation, shuffling, dropout" })
       .option("ep", { choices: ["cpu", "cuda", "webgpu"] as const, default: "cpu" as ExecutionProvider, describe: "execution provider" })
       .option("threads", { type: "number", describe: `intra-op threads (default: ${os.availableParallelism()})` })
@@ -90,7 +94,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       epochs: positive("epochs", args.epochs) ?? d.epochs ?? 3,
       batchSize,
       lr: positive("lr", args.lr) ?? d.lr ?? 1e-3,
-      optimizer: (args.optimizer ?? onnxProgram?.optimizer ?? d.optimizer ?? "adam") as "adam" | "sgd",
+      optimizer: (args.optimizer ?? onnxProgram?.optimizer ?? d.optimizer ?? "adam") as OptimizerName,
       momentum: args.momentum,
       weightDecay: args["weight-decay"],
       seed: args.seed,
@@ -101,12 +105,19 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       evalBatchSize: batchSize,
       stepsPerRun: Math.max(1, Math.floor(positive("steps-per-run", args["steps-per-run"]) ?? 1)),
     };
+    const labelSmoothing =
+      args["label-smoothing"] !== undefined
+        ? checkLabelSmoothing(args["label-smoothing"], "--label-smoothing")
+        : (onnxProgram?.labelSmoothing ?? checkLabelSmoothing(d.labelSmoothing ?? 0, "the model's labelSmoothing"));
+    if (onnxProgram && labelSmoothing !== onnxProgram.labelSmoothing) {
+      throw new IoError(`${args.model}: its training_info uses label smoothing ${onnxProgram.labelSmoothing}; rebuild it with \`alexc build --label-smoothing ${labelSmoothing}\``);
+    }
     if (onnxProgram && cfg.optimizer !== onnxProgram.optimizer) {
       throw new IoError(`${args.model}: its training_info runs ${onnxProgram.optimizer}; rebuild it with \`alexc build --optimizer ${cfg.optimizer}\``);
     }
     const program =
       onnxProgram ??
-      programFromModel(def!, makeOptimizer(cfg.optimizer, d, { momentum: cfg.momentum, weightDecay: cfg.weightDecay }), cfg.seed);
+      programFromModel(def!, makeOptimizer(cfg.optimizer, d, { momentum: cfg.momentum, weightDecay: cfg.weightDecay }), cfg.seed, labelSmoothing);
     log.line(
       `training ${program.name}: ${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs, batch ${cfg.batchSize}, ` +
         `${cfg.optimizer} lr ${cfg.lr}, seed ${cfg.seed}, ep ${args.ep}, out ${cfg.out}`,

@@ -17,6 +17,8 @@ export interface CompileOptions {
   readonly weights?: ReadonlyMap<string, Float32Array>;
   /** Builds the TrainingInfoProto for the model (supplied by src/train, which depends on this module). */
   readonly trainingInfo?: (def: ModelDef, seed: number) => onnx.ITrainingInfoProto;
+  /** Further metadata entries (src/train's: the optimizer, where its state names don't tell it). */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** Where a node came from, relative to the model file's folder so the bytes don't depend on cwd. */
@@ -47,7 +49,7 @@ export function compileModel(def: ModelDef, opts: CompileOptions): onnx.IModelPr
   const graph = graphProto(b.build(def.spec.doc ?? `${def.spec.name}, built by alexc`), { nodeDoc });
   return modelProto(graph, {
     doc: def.spec.doc,
-    metadata: modelMetadata(def, opts.seed),
+    metadata: { ...modelMetadata(def, opts.seed), ...opts.metadata },
     trainingInfo: opts.trainingInfo ? [opts.trainingInfo(def, opts.seed)] : undefined,
   });
 }

@@ -37,9 +37,12 @@ export interface TrainDefaults {
   epochs?: number;
   batchSize?: number;
   lr?: number;
-  optimizer?: "adam" | "sgd";
+  /** adamw: decoupled weight decay (torch.optim.AdamW; weightDecay defaults to 0.01). */
+  optimizer?: "adam" | "adamw" | "sgd";
   momentum?: number;
   weightDecay?: number;
+  /** Cross-entropy label smoothing ε in [0, 1) (PyTorch's CrossEntropyLoss(label_smoothing); 0). */
+  labelSmoothing?: number;
 }
 
 export interface Preprocess {

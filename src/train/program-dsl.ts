@@ -5,6 +5,8 @@ import { uniformInit } from "../graph/init";
 import { numel } from "../graph/types";
 import { compileModel } from "../emit/compile";
 import { encodeModel } from "../emit/encode";
+import { lossMetadata } from "./loss";
+import { optimizerMetadata } from "./optim/make";
 import type { Optimizer } from "./optim/optimizer";
 import type { TrainingProgram } from "./program";
 import { dropoutMasks } from "../passes/dropout-masks";
@@ -12,9 +14,9 @@ import { lowerForWebGpu, WEBGPU_GRADIENTS } from "../passes/webgpu";
 import { buildEvalGraph, buildStepGraph } from "./step";
 import { trainingInfo } from "./training-info";
 
-export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: number): TrainingProgram {
+export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: number, labelSmoothing = 0): TrainingProgram {
   if (!def.spec.preprocess) throw new ModelError(`model '${def.spec.name}' declares no preprocess (raw image shape); training needs one`);
-  const shape = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0 });
+  const shape = buildStepGraph(def, { optimizer, labelSmoothing, mode: "inputs", dropoutSeed: 0 });
   return {
     name: def.spec.name,
     rawShape: def.spec.preprocess.raw,
@@ -22,6 +24,7 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
     params: shape.params.map((p) => ({ name: p.name, dims: p.dims })),
     torchNames: def.spec.torchNames ?? {},
     optimizer: optimizer.name,
+    labelSmoothing,
     defaults: def.spec.train ?? {},
     initial() {
       const tensors = new Map<string, Float32Array>();
@@ -29,13 +32,13 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
       for (const s of shape.state) tensors.set(s.name, new Float32Array(numel(s.dims)));
       return { tensors, step: 0 };
     },
-    stepGraph: (dropoutSeed) => buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed }).b.build(),
+    stepGraph: (dropoutSeed) => buildStepGraph(def, { optimizer, labelSmoothing, mode: "inputs", dropoutSeed }).b.build(),
     lowerings: ["webgpu", "dropout"],
     loweredStepGraph(kind, options = {}) {
       // The WebGPU provider runs one Conv per weight gradient far faster than the CPU's choice of
       // one GEMM per kernel offset (docs/execution-providers.md).
       const gradients = kind === "webgpu" ? WEBGPU_GRADIENTS : options;
-      const step = buildStepGraph(def, { optimizer, mode: "inputs", dropoutSeed: 0, gradients }).b.build();
+      const step = buildStepGraph(def, { optimizer, labelSmoothing, mode: "inputs", dropoutSeed: 0, gradients }).b.build();
       if (kind === "dropout") {
         const graph = dropoutMasks(step);
         return { graph, masks: graph.masks };
@@ -48,7 +51,8 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
         compileModel(def, {
           seed,
           weights: tensors,
-          trainingInfo: (d, s) => trainingInfo(d, optimizer, s, { tensors, step }),
+          trainingInfo: (d, s) => trainingInfo(d, optimizer, s, { tensors, step }, labelSmoothing),
+          metadata: { ...optimizerMetadata(optimizer), ...lossMetadata(labelSmoothing) },
         }),
       ),
   };

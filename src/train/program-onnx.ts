@@ -17,6 +17,8 @@ import { torchNamesFromMetadata } from "../emit/state-dict";
 import { dropoutMasks } from "../passes/dropout-masks";
 import { standaloneStep } from "../passes/standalone-step";
 import { evalGraph } from "./eval-graph";
+import { LABEL_SMOOTHING_KEY } from "./loss";
+import { OPTIMIZER_KEY } from "./optim/make";
 import type { TrainingProgram } from "./program";
 import { STEP_COUNTER } from "./step";
 import { readTrainingState, withTrainingState } from "./training-state";
@@ -34,7 +36,7 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
   const state = readTrainingState(m, file);
   const mutable = state.variables.filter((v) => v.name !== STEP_COUNTER).map(({ name, dims }) => ({ name, dims }));
   const params = state.variables.filter((v) => v.parameter).map(({ name, dims }) => ({ name, dims }));
-  const optimizer = mutable.some((t) => t.name.endsWith(".adam_m")) ? "adam" : "sgd";
+  const optimizer = optimizerOf(model.metadata.get(OPTIMIZER_KEY), mutable);
   const bound = state.variables.map((v): Value => ({ name: v.name, dtype: v.dtype, shape: v.dims }));
   const step = standaloneStep(bound)(algorithm);
 
@@ -45,6 +47,7 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     params,
     torchNames: torchNamesFromMetadata(m, file),
     optimizer,
+    labelSmoothing: Number(model.metadata.get(LABEL_SMOOTHING_KEY) ?? 0),
     defaults: JSON.parse(model.metadata.get("alexc.train_defaults") ?? "{}") as TrainDefaults,
     initial: () => state.values(),
     lowerings: ["dropout"],
@@ -57,6 +60,12 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     evalGraph: () => inferenceEvalGraph(g, preprocess, params.map((p) => p.name), model.metadata.get("alexc.model") ?? g.name),
     trainedModel: (tensors, stepCount) => encodeModel(withTrainingState(m, tensors, stepCount)),
   };
+}
+
+/** AdamW's files say so in the metadata (it keeps Adam's state names); Adam and SGD are told by their state. */
+function optimizerOf(meta: string | undefined, mutable: readonly { name: string }[]): string {
+  if (meta) return (JSON.parse(meta) as { name: string }).name;
+  return mutable.some((t) => t.name.endsWith(".adam_m")) ? "adam" : "sgd";
 }
 
 /** The step with each Dropout's generator seeded from `dropoutSeed` and the node's position. */

@@ -27,6 +27,8 @@ export interface TrainingProgram {
   /** PyTorch module paths of its layers (state-dict.ts), for weights saved by PyTorch. */
   readonly torchNames: TorchNames;
   readonly optimizer: string;
+  /** The loss's label smoothing ε (loss.ts). */
+  readonly labelSmoothing: number;
   readonly defaults: TrainDefaults;
   /** Starting values: parameters, zero (or saved) state, and the step counter. */
   initial(): { tensors: Map<string, Float32Array>; step: number };

@@ -16,6 +16,7 @@ import { trace } from "../graph/trace";
 import { DTYPE_CODE, Value } from "../graph/types";
 import { gradients } from "./autodiff";
 import type { Optimizer } from "./optim/optimizer";
+import { crossEntropyLoss } from "./loss";
 import { preprocess, rawImageInput } from "./preprocess";
 import { correctCount, evalGraph } from "./eval-graph";
 
@@ -32,6 +33,8 @@ export interface StepGraphOptions {
   readonly dropoutSeed: number;
   /** Tests compare with PyTorch with dropout off. */
   readonly disableDropout?: boolean;
+  /** Label smoothing ε of the cross-entropy loss (loss.ts; default 0, PyTorch's). */
+  readonly labelSmoothing?: number;
   /** Gradient formulations for the provider that will run the step (default: the CPU's). */
   readonly gradients?: GradientOptions;
 }
@@ -72,7 +75,7 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
       return mutable(bb, opts.mode, name, "float32", dims);
     },
   });
-  const [loss] = b.op("SoftmaxCrossEntropyLoss", [logits, labels], { reduction: "mean" }, { name: "loss/SoftmaxCrossEntropyLoss", outputNames: ["loss", "loss:log_prob"] });
+  const loss = crossEntropyLoss(b, logits, labels, opts.labelSmoothing ?? 0);
   const correct = correctCount(b, logits, labels);
 
   const grads = gradients(b, loss, paramValues, opts.gradients);

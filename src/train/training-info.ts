@@ -27,8 +27,9 @@ export function trainingInfo(
   optimizer: Optimizer,
   seed: number,
   state?: { tensors: ReadonlyMap<string, Float32Array>; step: number },
+  labelSmoothing = 0,
 ): onnx.ITrainingInfoProto {
-  const sg = buildStepGraph(def, { optimizer, mode: "bound", dropoutSeed: seed });
+  const sg = buildStepGraph(def, { optimizer, labelSmoothing, mode: "bound", dropoutSeed: seed });
   const g = graphProto(sg.b.build(`one ${optimizer.name} step of ${def.spec.name}: training forward, loss, backward, update`), { nodeDoc });
   const dense: onnx.ITensorProto[] = [];
   const sparse: onnx.ISparseTensorProto[] = [];

@@ -28,7 +28,7 @@ export function torchStep(
   model: string,
   images: Uint8Array,
   labels: BigInt64Array,
-  opts: { optimizer: "adam" | "sgd"; lr: number; momentum?: number; resize: number },
+  opts: { optimizer: "adam" | "adamw" | "sgd"; lr: number; momentum?: number; weightDecay?: number; labelSmoothing?: number; resize: number },
 ): Map<string, NpyArray> {
   const n = labels.length;
   writeNpy(path.join(dir, "images.npy"), images, [n, 1, 28, 28]);
@@ -43,6 +43,8 @@ export function torchStep(
   );
   const args = [TORCH_REF, "step", model, batch, out, "--optimizer", opts.optimizer, "--lr", String(opts.lr), "--resize", String(opts.resize)];
   if (opts.momentum !== undefined) args.push("--momentum", String(opts.momentum));
+  if (opts.weightDecay !== undefined) args.push("--weight-decay", String(opts.weightDecay));
+  if (opts.labelSmoothing !== undefined) args.push("--label-smoothing", String(opts.labelSmoothing));
   ok(runPython(args), "torch_ref.py step");
   const unpack =
     "import sys, os, numpy as np\nd = np.load(sys.argv[1])\nfor i, k in enumerate(d.files):\n" +

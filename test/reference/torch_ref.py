@@ -8,7 +8,7 @@ knowing its layer names. It deliberately does not use onnxruntime.
 Subcommands (see README.md next to this file):
 
   forward MODEL.onnx INPUT.npy OUT.npy
-  step    MODEL.onnx BATCH.npz OUT.npz [--optimizer adam|sgd] [--lr 1e-3]
+  step    MODEL.onnx BATCH.npz OUT.npz [--optimizer adam|adamw|sgd] [--lr 1e-3]
           [--momentum 0.9] [--weight-decay 0] [--steps 1] [--resize 224]
   resize  IMAGES.npy OUT.npy --size 224 [--pil]
 
@@ -374,10 +374,13 @@ def cmd_step(args):
     if args.optimizer == "adam":
         opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8,
                                weight_decay=args.weight_decay)
+    elif args.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8,
+                                weight_decay=args.weight_decay)
     else:
         opt = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum,
                               weight_decay=args.weight_decay)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
 
     losses = []
     correct = None
@@ -450,10 +453,11 @@ def build_parser():
     s.add_argument("model")
     s.add_argument("batch")
     s.add_argument("out")
-    s.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    s.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
     s.add_argument("--lr", type=float, default=1e-3)
     s.add_argument("--momentum", type=float, default=0.9)
     s.add_argument("--weight-decay", type=float, default=0.0)
+    s.add_argument("--label-smoothing", type=float, default=0.0)
     s.add_argument("--steps", type=int, default=1)
     s.add_argument("--resize", type=int, default=224)
 

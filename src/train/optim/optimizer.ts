@@ -7,6 +7,10 @@
 import type { GraphBuilder } from "../../graph/ir";
 import type { Value } from "../../graph/types";
 
+/** The optimizers alexc builds (`--optimizer`, `TrainDefaults.optimizer`). */
+export const OPTIMIZERS = ["adam", "adamw", "sgd"] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
 export interface StateTensor {
   /** State name, e.g. "conv1.weight.adam_m". */
   readonly name: string;
@@ -25,7 +29,7 @@ export interface UpdateContext {
 }
 
 export interface Optimizer {
-  readonly name: "adam" | "sgd";
+  readonly name: OptimizerName;
   /** The state tensors each parameter needs. */
   stateFor(param: string): StateTensor[];
   /**
