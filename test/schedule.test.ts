@@ -103,6 +103,12 @@ describe("alexc train --schedule (LeNet, 64 synthetic images, batch 16: 4 steps 
     const s = resolveSchedule({ kind: "onecycle", totalSteps: 8 }, 0.01, 8);
     expect(stepLines(a).map((m) => m.lr)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((k) => lrAt(s, k)));
     expect(stepLines(b)).toEqual(stepLines(a));
+    // Resuming without the schedule's flags is allowed, and said.
+    const c = tmp.sub("changed");
+    for (const r of [train([...sched, "--epochs", "1", "--out", c]), train(["--lr", "0.01", "--epochs", "2", "--resume", "--out", c])]) {
+      if (r.status !== 0) throw new Error(describeResult(r));
+      if (r.stdout.includes("resumed from")) expect(r.stdout).toMatch(/note: the checkpoint's run had lr schedule onecycle \(8 steps.*\), this run uses constant/);
+    }
   });
 
   test("the schedule reaches the step: a cosine run's weights differ from a constant run's, and --steps-per-run 2 feeds each run its first step's lr", () => {
