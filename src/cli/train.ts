@@ -1,7 +1,7 @@
 /** `alexc train <model.ts>`: the seed protocol (or the model's own defaults) on FashionMNIST. */
 import * as os from "os";
 import type { CommandModule } from "yargs";
-import { IoError } from "../graph/errors";
+import { IoError, UsageError } from "../graph/errors";
 import { loadFashionMnist, resolveDataDir } from "../train/data/fashion-mnist";
 import type { ExecutionProvider } from "../train/session";
 import { plainLogger } from "../train/progress";
@@ -14,6 +14,7 @@ import { OPTIMIZERS, OptimizerName } from "../train/optim/optimizer";
 import { programFromModel } from "../train/program-dsl";
 import { programFromOnnx } from "../train/program-onnx";
 import { checkLabelSmoothing } from "../train/loss";
+import { describeSchedule, resolveSchedule, SCHEDULE_KINDS, type ScheduleKind, type ScheduleSpec } from "../train/schedule";
 
 interface TrainArgs {
   model: string;
@@ -25,6 +26,13 @@ interface TrainArgs {
   momentum?: number;
   "weight-decay"?: number;
   "label-smoothing"?: number;
+  schedule?: ScheduleKind;
+  "step-size"?: number;
+  gamma?: number;
+  "warmup-steps"?: number;
+  "warmup-start-factor"?: number;
+  "min-lr"?: number;
+  "total-steps"?: number;
   seed: number;
   ep: ExecutionProvider;
   threads?: number;
@@ -54,6 +62,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("momentum", { type: "number", describe: "SGD momentum (0.9)" })
       .option("weight-decay", { type: "number", describe: "weight decay (0; adamw: decoupled, 0.01)" })
       .option("label-smoothing", { type: "number", describe: "cross-entropy label smoothing ε in [0, 1) (model default; 0), PyTorch's semantics" })
+      .option("schedule", { choices: SCHEDULE_KINDS, describe: "learning-rate schedule, stepped per optimizer step (model default; constant); PyTorch's StepLR, LinearLR+CosineAnnealingLR, OneCycleLR" })
+      .option("step-size", { type: "number", describe: "--schedule step: optimizer steps between decays (required)" })
+      .option("gamma", { type: "number", describe: "--schedule step: decay factor (0.1)" })
+      .option("warmup-steps", { type: "number", describe: "--schedule cosine: linear warm-up steps (0)" })
+      .option("warmup-start-factor", { type: "number", describe: "--schedule cosine: the warm-up starts at lr × this (1/3)" })
+      .option("min-lr", { type: "number", describe: "--schedule cosine: the final learning rate (0)" })
+      .option("total-steps", { type: "number", describe: "--schedule cosine|onecycle: steps the schedule spans (default: epochs × batches per epoch)" })
       .option("seed", { type: "number", default: 0, describe: "seed: initialisation, shuffling, dropout" })
       .option("ep", { choices: ["cpu", "cuda", "webgpu"] as const, default: "cpu" as ExecutionProvider, describe: "execution provider" })
       .option("threads", { type: "number", describe: `intra-op threads (default: ${os.availableParallelism()})` })
@@ -90,10 +105,14 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       return v;
     };
     const batchSize = positive("batch-size", args["batch-size"]) ?? d.batchSize ?? 128;
+    const epochs = positive("epochs", args.epochs) ?? d.epochs ?? 3;
+    const lr = positive("lr", args.lr) ?? d.lr ?? 1e-3;
+    const schedule = resolveSchedule(scheduleSpec(args, d.schedule), lr, epochs * Math.ceil(data.train.count / batchSize));
     const cfg = {
-      epochs: positive("epochs", args.epochs) ?? d.epochs ?? 3,
+      epochs,
       batchSize,
-      lr: positive("lr", args.lr) ?? d.lr ?? 1e-3,
+      lr,
+      ...(schedule.kind === "constant" ? {} : { schedule }),
       optimizer: (args.optimizer ?? onnxProgram?.optimizer ?? d.optimizer ?? "adam") as OptimizerName,
       momentum: args.momentum,
       weightDecay: args["weight-decay"],
@@ -120,9 +139,36 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       programFromModel(def!, makeOptimizer(cfg.optimizer, d, { momentum: cfg.momentum, weightDecay: cfg.weightDecay }), cfg.seed, labelSmoothing);
     log.line(
       `training ${program.name}: ${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs, batch ${cfg.batchSize}, ` +
-        `${cfg.optimizer} lr ${cfg.lr}, seed ${cfg.seed}, ep ${args.ep}, out ${cfg.out}`,
+        `${cfg.optimizer} lr ${cfg.lr}${cfg.schedule ? ` ${describeSchedule(cfg.schedule)}` : ""}, seed ${cfg.seed}, ep ${args.ep}, out ${cfg.out}`,
     );
     const target = await targetFromFlags({ ep: args.ep, threads: args.threads, lowering: args.lowering, nchwc: args.nchwc, winograd: args.winograd, native: args.native });
     await train(program, data, { ...cfg, target }, log);
   },
 };
+
+/** Which flags set which schedule's settings. */
+const SCHEDULE_FLAGS: Record<string, { key: keyof ScheduleSpec; kinds: readonly ScheduleKind[] }> = {
+  "step-size": { key: "stepSize", kinds: ["step"] },
+  gamma: { key: "gamma", kinds: ["step"] },
+  "warmup-steps": { key: "warmupSteps", kinds: ["cosine"] },
+  "warmup-start-factor": { key: "warmupStartFactor", kinds: ["cosine"] },
+  "min-lr": { key: "minLr", kinds: ["cosine"] },
+  "total-steps": { key: "totalSteps", kinds: ["cosine", "onecycle"] },
+};
+
+/**
+ * The schedule of the flags over the model's default: the default's settings count only where
+ * the flags keep its kind. A setting flag for another schedule is an error (exit 64).
+ */
+function scheduleSpec(args: TrainArgs, defaults: ScheduleSpec | undefined): ScheduleSpec {
+  const kind = args.schedule ?? defaults?.kind ?? "constant";
+  const spec: Record<string, unknown> = { ...(defaults?.kind === kind ? defaults : {}), kind };
+  for (const [flag, { key, kinds }] of Object.entries(SCHEDULE_FLAGS)) {
+    const v = (args as unknown as Record<string, number | undefined>)[flag];
+    if (v === undefined) continue;
+    if (!kinds.includes(kind)) throw new UsageError(`--${flag} applies to --schedule ${kinds.join("|")}, not ${kind}`);
+    if (!Number.isFinite(v)) throw new UsageError(`--${flag} must be a number, got ${v}`);
+    spec[key] = v;
+  }
+  return spec as unknown as ScheduleSpec;
+}

@@ -43,6 +43,25 @@ export interface TrainDefaults {
   weightDecay?: number;
   /** Cross-entropy label smoothing ε in [0, 1) (PyTorch's CrossEntropyLoss(label_smoothing); 0). */
   labelSmoothing?: number;
+  /** The learning-rate schedule (src/train/schedule.ts); constant when absent. */
+  schedule?: ScheduleSpec;
+}
+
+/** A learning-rate schedule's settings (src/train/schedule.ts defines each; the peak lr is `lr`). */
+export interface ScheduleSpec {
+  readonly kind: "constant" | "step" | "cosine" | "onecycle";
+  /** step: optimizer steps between decays. */
+  readonly stepSize?: number;
+  /** step: the decay factor (PyTorch's default 0.1). */
+  readonly gamma?: number;
+  /** cosine: linear warm-up steps (0). */
+  readonly warmupSteps?: number;
+  /** cosine: the warm-up starts at lr · this (LinearLR's default 1/3). */
+  readonly warmupStartFactor?: number;
+  /** cosine: the lr at the last step (0). */
+  readonly minLr?: number;
+  /** cosine, onecycle: the steps the schedule spans (default: the run's, epochs × batches per epoch). */
+  readonly totalSteps?: number;
 }
 
 export interface Preprocess {

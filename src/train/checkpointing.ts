@@ -7,6 +7,7 @@ import * as path from "path";
 import { AlexcError } from "../graph/errors";
 import { saveCheckpoint, type Checkpoint } from "./checkpoint";
 import type { TrainingProgram } from "./program";
+import type { Schedule } from "./schedule";
 import type { TargetFlags } from "./targets/target";
 
 export const CHECKPOINT = "checkpoint.ckpt";
@@ -28,6 +29,8 @@ export interface RunConfig {
   readonly initFrom?: string;
   readonly evalBatchSize: number;
   readonly stepsPerRun?: number;
+  /** The learning-rate schedule (schedule.ts); absent: constant `lr`. */
+  readonly schedule?: Schedule;
 }
 
 export function checkpointPath(out: string): string {
@@ -44,11 +47,11 @@ export function saveProgress(file: string, program: TrainingProgram, run: RunCon
   saveCheckpoint(file, ckpt);
 }
 
-/** The config in the key order checkpoints have always had. */
+/** The config in the key order checkpoints have always had (a schedule, when not constant, last). */
 function recordedConfig(run: RunConfig, flags: TargetFlags): Record<string, unknown> {
   const { ep, threads, lowering, nchwc, winograd, native } = flags;
-  const { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, initFrom, evalBatchSize, stepsPerRun } = run;
-  return { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, ep, threads, initFrom, evalBatchSize, lowering, nchwc, winograd, native, stepsPerRun };
+  const { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, initFrom, evalBatchSize, stepsPerRun, schedule } = run;
+  return { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, ep, threads, initFrom, evalBatchSize, lowering, nchwc, winograd, native, stepsPerRun, schedule };
 }
 
 /** Notes a SIGINT instead of dying of it, until `stop()`. */

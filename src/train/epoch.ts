@@ -16,6 +16,7 @@ import type { EpochMetrics, MetricsFile } from "./metrics";
 import type { TrainingProgram } from "./program";
 import { progressLine, type Logger } from "./progress";
 import type { RunState } from "./run-state";
+import { lrAt } from "./schedule";
 import type { StepResult, StepRunner } from "./step-runner";
 import type { TargetFlags } from "./targets/target";
 
@@ -69,7 +70,8 @@ async function trainSteps(run: TrainingRun, epoch: number): Promise<Tally> {
     const size = group[0].length;
     const batch = gatherBatch(run.data.train, concat(group));
     const masks = maskRng(config.seed, epoch, tally.batchIndex);
-    const result = await run.runner.run(state.tensors, { ...batch, steps: group.length, size, lr: config.lr, step: state.step, masks });
+    // K steps per run share one lr input: the lr of the run's first step.
+    const result = await run.runner.run(state.tensors, { ...batch, steps: group.length, size, lr: runLr(config, state.step), step: state.step, masks });
     record(run, epoch, result, size, tally);
     state.step += group.length;
     tally.batchIndex += group.length;
@@ -85,11 +87,17 @@ async function trainSteps(run: TrainingRun, epoch: number): Promise<Tally> {
 function record(run: TrainingRun, epoch: number, result: StepResult, size: number, tally: Tally): void {
   for (const [i, loss] of result.losses.entries()) {
     const step = run.state.step + i + 1;
-    checkLoss(loss, { epoch, step, lr: run.config.lr, checkpoint: run.checkpoint });
-    run.metrics.step(epoch + 1, step, loss);
+    const lr = runLr(run.config, run.state.step);
+    checkLoss(loss, { epoch, step, lr, checkpoint: run.checkpoint });
+    run.metrics.step(epoch + 1, step, loss, lr);
     tally.lossSum += loss * size;
     tally.correct += result.corrects[i];
   }
+}
+
+/** The lr of the run of the step that begins with optimizer step `step` (0-based). */
+function runLr(config: RunConfig, step: number): number {
+  return config.schedule ? lrAt(config.schedule, step) : config.lr;
 }
 
 async function finishEpoch(run: TrainingRun, epoch: number, tally: Tally): Promise<EpochMetrics> {

@@ -1,5 +1,5 @@
 /**
- * metrics.jsonl in the output folder: one JSON line per optimizer step (its loss) and one per
+ * metrics.jsonl in the output folder: one JSON line per optimizer step (its loss and lr) and one per
  * finished epoch (the EpochMetrics the trainer also returns), appended as they happen.
  */
 import * as fs from "fs";
@@ -23,9 +23,9 @@ export class MetricsFile {
     this.file = path.join(out, METRICS);
   }
 
-  /** Step `step` (1-based) of epoch `epoch` (1-based). */
-  step(epoch: number, step: number, loss: number): void {
-    fs.appendFileSync(this.file, JSON.stringify({ type: "step", epoch, step, loss }) + "\n");
+  /** Step `step` (1-based) of epoch `epoch` (1-based), run with learning rate `lr`. */
+  step(epoch: number, step: number, loss: number, lr: number): void {
+    fs.appendFileSync(this.file, JSON.stringify({ type: "step", epoch, step, loss, lr }) + "\n");
   }
 
   epoch(m: EpochMetrics): void {

@@ -12,6 +12,7 @@ import { matchWeights } from "../emit/state-dict";
 import { CheckpointError, loadCheckpoint } from "./checkpoint";
 import type { TrainingProgram } from "./program";
 import type { Logger } from "./progress";
+import { describeSchedule, type Schedule } from "./schedule";
 
 export interface RunState {
   /** Parameters and optimizer state by name, replaced (or updated in place) by every step. */
@@ -27,11 +28,13 @@ export interface RunState {
 export interface StartOptions {
   readonly initFrom?: string;
   readonly resume: boolean;
+  /** The run's lr schedule (absent: constant), compared with the checkpoint's on --resume. */
+  readonly schedule?: Schedule;
 }
 
 export function initialRunState(program: TrainingProgram, opts: StartOptions, checkpointPath: string, log: Logger): RunState {
   if (opts.initFrom && opts.resume) throw new UsageError("--init-from starts a new run from given weights and --resume continues a run: use one");
-  if (opts.resume) return resumed(program, checkpointPath, log);
+  if (opts.resume) return resumed(program, checkpointPath, log, opts.schedule);
   const { tensors, step } = program.initial();
   if (opts.initFrom) {
     const weights = matchWeights(readSafetensorsFile(opts.initFrom).tensors, program.params, program.torchNames, opts.initFrom);
@@ -41,7 +44,7 @@ export function initialRunState(program: TrainingProgram, opts: StartOptions, ch
   return { tensors, step, startEpoch: 0, skip: 0 };
 }
 
-function resumed(program: TrainingProgram, checkpointPath: string, log: Logger): RunState {
+function resumed(program: TrainingProgram, checkpointPath: string, log: Logger, schedule: Schedule | undefined): RunState {
   if (!fs.existsSync(checkpointPath)) throw new CheckpointError(`--resume: no checkpoint at ${checkpointPath}`);
   const ck = loadCheckpoint(checkpointPath);
   if (ck.meta.model !== program.name) throw new CheckpointError(`${checkpointPath}: checkpoint is for model '${ck.meta.model}', not '${program.name}'`);
@@ -53,5 +56,11 @@ function resumed(program: TrainingProgram, checkpointPath: string, log: Logger):
   }
   const skip = ck.meta.batch ?? 0;
   log.line(`resumed from ${checkpointPath}: epoch ${ck.meta.epoch}${skip ? `, batch ${skip}` : ""}, step ${ck.meta.step}`);
+  // The schedule comes from this run's flags; a different one than the checkpoint's is allowed, but said.
+  const saved = ck.meta.config.schedule as Schedule | undefined;
+  if (JSON.stringify(saved ?? null) !== JSON.stringify(schedule ?? null)) {
+    const name = (s: Schedule | undefined) => (s ? describeSchedule(s) : "constant");
+    log.line(`note: the checkpoint's run had lr schedule ${name(saved)}, this run uses ${name(schedule)}`);
+  }
   return { tensors, step: ck.meta.step, startEpoch: ck.meta.epoch, skip };
 }
