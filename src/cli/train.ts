@@ -14,6 +14,8 @@ import { OPTIMIZERS, OptimizerName } from "../train/optim/optimizer";
 import { programFromModel } from "../train/program-dsl";
 import { programFromOnnx } from "../train/program-onnx";
 import { checkLabelSmoothing } from "../train/loss";
+import { describeAugment, resolveAugment } from "../train/data/augment";
+import type { AugmentSpec } from "../graph/dsl";
 import { describeSchedule, resolveSchedule, SCHEDULE_KINDS, type ScheduleKind, type ScheduleSpec } from "../train/schedule";
 
 interface TrainArgs {
@@ -33,6 +35,12 @@ interface TrainArgs {
   "warmup-start-factor"?: number;
   "min-lr"?: number;
   "total-steps"?: number;
+  augment: boolean;
+  "crop-padding"?: number;
+  flip?: boolean;
+  brightness?: number;
+  contrast?: number;
+  erasing?: number;
   seed: number;
   ep: ExecutionProvider;
   threads?: number;
@@ -69,6 +77,12 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("warmup-start-factor", { type: "number", describe: "--schedule cosine: the warm-up starts at lr × this (1/3)" })
       .option("min-lr", { type: "number", describe: "--schedule cosine: the final learning rate (0)" })
       .option("total-steps", { type: "number", describe: "--schedule cosine|onecycle: steps the schedule spans (default: epochs × batches per epoch)" })
+      .option("augment", { type: "boolean", default: true, describe: "--no-augment: train on the images as they are, whatever the model's defaults say" })
+      .option("crop-padding", { type: "number", describe: "augment: RandomCrop with this zero padding, in raw pixels (model default; 0)" })
+      .option("flip", { type: "boolean", describe: "augment: RandomHorizontalFlip(0.5) (model default; off)" })
+      .option("brightness", { type: "number", describe: "augment: ColorJitter brightness x, factors in [1 − x, 1 + x] (model default; 0)" })
+      .option("contrast", { type: "number", describe: "augment: ColorJitter contrast x, factors in [1 − x, 1 + x] (model default; 0)" })
+      .option("erasing", { type: "number", describe: "augment: RandomErasing probability (model default; 0)" })
       .option("seed", { type: "number", default: 0, describe: "seed: initialisation, shuffling, dropout" })
       .option("ep", { choices: ["cpu", "cuda", "webgpu"] as const, default: "cpu" as ExecutionProvider, describe: "execution provider" })
       .option("threads", { type: "number", describe: `intra-op threads (default: ${os.availableParallelism()})` })
@@ -108,11 +122,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const epochs = positive("epochs", args.epochs) ?? d.epochs ?? 3;
     const lr = positive("lr", args.lr) ?? d.lr ?? 1e-3;
     const schedule = resolveSchedule(scheduleSpec(args, d.schedule), lr, epochs * Math.ceil(data.train.count / batchSize));
+    const augment = args.augment ? resolveAugment(augmentSpec(args, d.augment), data.train.rows, data.train.cols, augmentSettingName(args)) : undefined;
     const cfg = {
       epochs,
       batchSize,
       lr,
       ...(schedule.kind === "constant" ? {} : { schedule }),
+      ...(augment ? { augment } : {}),
       optimizer: (args.optimizer ?? onnxProgram?.optimizer ?? d.optimizer ?? "adam") as OptimizerName,
       momentum: args.momentum,
       weightDecay: args["weight-decay"],
@@ -139,7 +155,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       programFromModel(def!, makeOptimizer(cfg.optimizer, d, { momentum: cfg.momentum, weightDecay: cfg.weightDecay }), cfg.seed, labelSmoothing);
     log.line(
       `training ${program.name}: ${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs, batch ${cfg.batchSize}, ` +
-        `${cfg.optimizer} lr ${cfg.lr}${cfg.schedule ? ` ${describeSchedule(cfg.schedule)}` : ""}, seed ${cfg.seed}, ep ${args.ep}, out ${cfg.out}`,
+        `${cfg.optimizer} lr ${cfg.lr}${cfg.schedule ? ` ${describeSchedule(cfg.schedule)}` : ""}${augment ? `, augment ${describeAugment(augment)}` : ""}, seed ${cfg.seed}, ep ${args.ep}, out ${cfg.out}`,
     );
     const target = await targetFromFlags({ ep: args.ep, threads: args.threads, lowering: args.lowering, nchwc: args.nchwc, winograd: args.winograd, native: args.native });
     await train(program, data, { ...cfg, target }, log);
@@ -171,4 +187,25 @@ function scheduleSpec(args: TrainArgs, defaults: ScheduleSpec | undefined): Sche
     spec[key] = v;
   }
   return spec as unknown as ScheduleSpec;
+}
+
+/** Which flag sets which augmentation setting. */
+const AUGMENT_FLAGS: Record<keyof AugmentSpec, keyof TrainArgs> = {
+  cropPadding: "crop-padding",
+  flip: "flip",
+  brightness: "brightness",
+  contrast: "contrast",
+  erasing: "erasing",
+};
+
+/** The model's augmentation with each setting a flag gives replaced. */
+function augmentSpec(args: TrainArgs, defaults: AugmentSpec | undefined): AugmentSpec {
+  const spec: Record<string, unknown> = { ...defaults };
+  for (const [key, flag] of Object.entries(AUGMENT_FLAGS)) if (args[flag] !== undefined) spec[key] = args[flag];
+  return spec as AugmentSpec;
+}
+
+/** Names a setting in an error as the user gave it: its flag, or the model's default. */
+function augmentSettingName(args: TrainArgs): (key: keyof AugmentSpec) => string {
+  return (key) => (args[AUGMENT_FLAGS[key]] !== undefined ? `--${AUGMENT_FLAGS[key]}` : `the model's train.augment.${key}`);
 }

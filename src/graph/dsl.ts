@@ -45,6 +45,26 @@ export interface TrainDefaults {
   labelSmoothing?: number;
   /** The learning-rate schedule (src/train/schedule.ts); constant when absent. */
   schedule?: ScheduleSpec;
+  /** Training-image augmentation (src/train/data/augment.ts); none when absent. */
+  augment?: AugmentSpec;
+}
+
+/**
+ * Augmentation of the training images, each drawn per image from the run's seed, in this order
+ * (torchvision's names): RandomCrop(size, padding), RandomHorizontalFlip(0.5),
+ * ColorJitter(brightness, contrast), RandomErasing(p, value 0). Evaluation is never augmented.
+ */
+export interface AugmentSpec {
+  /** RandomCrop: pad by this many zero pixels on each side, crop back to the size at a random offset. */
+  readonly cropPadding?: number;
+  /** RandomHorizontalFlip with probability 0.5. */
+  readonly flip?: boolean;
+  /** ColorJitter's brightness: a factor uniform in [max(0, 1 − b), 1 + b]. */
+  readonly brightness?: number;
+  /** ColorJitter's contrast: a factor uniform in [max(0, 1 − c), 1 + c]. */
+  readonly contrast?: number;
+  /** RandomErasing's probability (scale 0.02–0.33 of the area, aspect ratio 0.3–3.3, value 0). */
+  readonly erasing?: number;
 }
 
 /** A learning-rate schedule's settings (src/train/schedule.ts defines each; the peak lr is `lr`). */

@@ -7,6 +7,7 @@ import * as path from "path";
 import { AlexcError } from "../graph/errors";
 import { saveCheckpoint, type Checkpoint } from "./checkpoint";
 import type { TrainingProgram } from "./program";
+import type { Augmentation } from "./data/augment";
 import type { Schedule } from "./schedule";
 import type { TargetFlags } from "./targets/target";
 
@@ -31,6 +32,8 @@ export interface RunConfig {
   readonly stepsPerRun?: number;
   /** The learning-rate schedule (schedule.ts); absent: constant `lr`. */
   readonly schedule?: Schedule;
+  /** Training-image augmentation (data/augment.ts); absent: none. */
+  readonly augment?: Augmentation;
 }
 
 export function checkpointPath(out: string): string {
@@ -47,11 +50,11 @@ export function saveProgress(file: string, program: TrainingProgram, run: RunCon
   saveCheckpoint(file, ckpt);
 }
 
-/** The config in the key order checkpoints have always had (a schedule, when not constant, last). */
+/** The config in the key order checkpoints have always had (a schedule and an augmentation, where there are any, last). */
 function recordedConfig(run: RunConfig, flags: TargetFlags): Record<string, unknown> {
   const { ep, threads, lowering, nchwc, winograd, native } = flags;
-  const { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, initFrom, evalBatchSize, stepsPerRun, schedule } = run;
-  return { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, ep, threads, initFrom, evalBatchSize, lowering, nchwc, winograd, native, stepsPerRun, schedule };
+  const { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, initFrom, evalBatchSize, stepsPerRun, schedule, augment } = run;
+  return { epochs, batchSize, lr, optimizer, momentum, weightDecay, seed, ep, threads, initFrom, evalBatchSize, lowering, nchwc, winograd, native, stepsPerRun, schedule, augment };
 }
 
 /** Notes a SIGINT instead of dying of it, until `stop()`. */

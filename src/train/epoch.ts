@@ -7,6 +7,7 @@
 import { Rng } from "../graph/random";
 import { concat, dropFirst, groupBatches } from "./batch-groups";
 import { saveProgress, type InterruptWatch, type RunConfig } from "./checkpointing";
+import { augmentBatches } from "./data/augment";
 import { BatchSampler, gatherBatch } from "./data/batches";
 import type { Split } from "./data/fashion-mnist";
 import { checkLoss, divergenceWarning } from "./divergence";
@@ -69,6 +70,10 @@ async function trainSteps(run: TrainingRun, epoch: number): Promise<Tally> {
     if (run.interrupt.requested) break;
     const size = group[0].length;
     const batch = gatherBatch(run.data.train, concat(group));
+    if (config.augment) {
+      const { rows, cols } = run.data.train;
+      augmentBatches(batch.images, group.map((g) => g.length), rows, cols, config.augment, { seed: config.seed, epoch, batchIndex: tally.batchIndex });
+    }
     const masks = maskRng(config.seed, epoch, tally.batchIndex);
     // K steps per run share one lr input: the lr of the run's first step.
     const result = await run.runner.run(state.tensors, { ...batch, steps: group.length, size, lr: runLr(config, state.step), step: state.step, masks });

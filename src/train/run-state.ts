@@ -12,6 +12,7 @@ import { matchWeights } from "../emit/state-dict";
 import { CheckpointError, loadCheckpoint } from "./checkpoint";
 import type { TrainingProgram } from "./program";
 import type { Logger } from "./progress";
+import { describeAugment, type Augmentation } from "./data/augment";
 import { describeSchedule, type Schedule } from "./schedule";
 
 export interface RunState {
@@ -30,11 +31,13 @@ export interface StartOptions {
   readonly resume: boolean;
   /** The run's lr schedule (absent: constant), compared with the checkpoint's on --resume. */
   readonly schedule?: Schedule;
+  /** The run's augmentation (absent: none), compared with the checkpoint's on --resume. */
+  readonly augment?: Augmentation;
 }
 
 export function initialRunState(program: TrainingProgram, opts: StartOptions, checkpointPath: string, log: Logger): RunState {
   if (opts.initFrom && opts.resume) throw new UsageError("--init-from starts a new run from given weights and --resume continues a run: use one");
-  if (opts.resume) return resumed(program, checkpointPath, log, opts.schedule);
+  if (opts.resume) return resumed(program, checkpointPath, log, opts);
   const { tensors, step } = program.initial();
   if (opts.initFrom) {
     const weights = matchWeights(readSafetensorsFile(opts.initFrom).tensors, program.params, program.torchNames, opts.initFrom);
@@ -44,7 +47,7 @@ export function initialRunState(program: TrainingProgram, opts: StartOptions, ch
   return { tensors, step, startEpoch: 0, skip: 0 };
 }
 
-function resumed(program: TrainingProgram, checkpointPath: string, log: Logger, schedule: Schedule | undefined): RunState {
+function resumed(program: TrainingProgram, checkpointPath: string, log: Logger, opts: StartOptions): RunState {
   if (!fs.existsSync(checkpointPath)) throw new CheckpointError(`--resume: no checkpoint at ${checkpointPath}`);
   const ck = loadCheckpoint(checkpointPath);
   if (ck.meta.model !== program.name) throw new CheckpointError(`${checkpointPath}: checkpoint is for model '${ck.meta.model}', not '${program.name}'`);
@@ -56,11 +59,21 @@ function resumed(program: TrainingProgram, checkpointPath: string, log: Logger, 
   }
   const skip = ck.meta.batch ?? 0;
   log.line(`resumed from ${checkpointPath}: epoch ${ck.meta.epoch}${skip ? `, batch ${skip}` : ""}, step ${ck.meta.step}`);
-  // The schedule comes from this run's flags; a different one than the checkpoint's is allowed, but said.
-  const saved = ck.meta.config.schedule as Schedule | undefined;
-  if (JSON.stringify(saved ?? null) !== JSON.stringify(schedule ?? null)) {
-    const name = (s: Schedule | undefined) => (s ? describeSchedule(s) : "constant");
-    log.line(`note: the checkpoint's run had lr schedule ${name(saved)}, this run uses ${name(schedule)}`);
-  }
+  noteChangedSettings(ck.meta.config, opts, log);
   return { tensors, step: ck.meta.step, startEpoch: ck.meta.epoch, skip };
+}
+
+/** The schedule and augmentation come from this run's flags; ones other than the checkpoint's are allowed, but said. */
+function noteChangedSettings(config: Record<string, unknown>, opts: StartOptions, log: Logger): void {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const saved = config.schedule as Schedule | undefined;
+  if (!same(saved, opts.schedule)) {
+    const name = (s: Schedule | undefined) => (s ? describeSchedule(s) : "constant");
+    log.line(`note: the checkpoint's run had lr schedule ${name(saved)}, this run uses ${name(opts.schedule)}`);
+  }
+  const augment = config.augment as Augmentation | undefined;
+  if (!same(augment, opts.augment)) {
+    const name = (a: Augmentation | undefined) => (a ? describeAugment(a) : "none");
+    log.line(`note: the checkpoint's run had augmentation ${name(augment)}, this run uses ${name(opts.augment)}`);
+  }
 }
