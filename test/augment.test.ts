@@ -131,7 +131,8 @@ describe("alexc train with augmentation", () => {
   test("resume is exact, and evaluation sees the test images as they are", async () => {
     const a = tmp.sub("straight");
     const b = tmp.sub("resumed");
-    expect(train(["--epochs", "2", "--out", a]).stdout).toContain("augment RandomCrop(padding=3), RandomHorizontalFlip, ColorJitter(brightness=0.3, contrast=0.3), RandomErasing(p=0.5)");
+    const straight = lines(train(["--epochs", "2", "--out", a]).stdout);
+    expect(straight[0]).toContain("augment RandomCrop(padding=3), RandomHorizontalFlip, ColorJitter(brightness=0.3, contrast=0.3), RandomErasing(p=0.5)");
     train(["--epochs", "1", "--out", b]);
     train(["--epochs", "2", "--resume", "--out", b]);
     for (const [name, t] of loadCheckpoint(path.join(a, "checkpoint.ckpt")).tensors) {
@@ -147,6 +148,14 @@ describe("alexc train with augmentation", () => {
       if (row.indexOf(Math.max(...row)) === test.labels[i]) correct++;
     }
     expect(correct / test.count).toBe(epochs[1].test_acc);
+    // The per-epoch table on stdout and metrics.csv (appended to by the resumed run) carry the same epochs.
+    expect(straight).toContain("epoch    train_loss  train_acc  test_acc     img/s      time");
+    for (const e of epochs) expect(straight.some((l) => l.startsWith(`${e.epoch}/2`) && l.includes(e.test_acc.toFixed(4)))).toBe(true);
+    for (const dir of [a, b]) {
+      const csv = lines(fs.readFileSync(path.join(dir, "metrics.csv"), "utf8"));
+      expect(csv[0]).toBe("epoch,train_loss,train_acc,test_acc,img_per_s,time_s");
+      expect(csv.slice(1).map((r) => r.split(",").slice(0, 4).map(Number))).toEqual(epochs.map((e) => [e.epoch, e.train_loss, e.train_acc, e.test_acc]));
+    }
   });
 
   test.each([

@@ -13,6 +13,7 @@ import { trainCommand } from "./train";
 import { exportStepCommand } from "./export-step";
 import { exportWeightsCommand } from "./export-weights";
 import { exportCommand } from "./export";
+import { plotCommand } from "./plot";
 import { predictCommand } from "./predict";
 
 export const EXIT_USAGE = 64;
@@ -27,11 +28,12 @@ export async function main(argv: string[]): Promise<void> {
       .command(inspectCommand)
       .command(trainCommand)
       .command(predictCommand)
+      .command(plotCommand)
       .command(exportStepCommand)
       .command(exportCommand)
       .command(exportWeightsCommand)
       .option("verbose", { type: "boolean", describe: "show stack traces for errors", global: true })
-      .demandCommand(1, "name a command: build, inspect, train, predict, export, export-step, export-weights")
+      .demandCommand(1, "name a command: build, inspect, train, predict, plot, export, export-step, export-weights")
       .strict()
       .help()
       .alias("h", "help")

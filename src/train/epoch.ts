@@ -13,6 +13,7 @@ import type { Split } from "./data/fashion-mnist";
 import { checkLoss, divergenceWarning } from "./divergence";
 import { maskRng } from "./dropout";
 import type { Evaluator } from "./evaluate";
+import { tableHeader, tableRow } from "./epoch-table";
 import type { EpochMetrics, MetricsFile } from "./metrics";
 import type { TrainingProgram } from "./program";
 import { progressLine, type Logger } from "./progress";
@@ -117,9 +118,8 @@ async function finishEpoch(run: TrainingRun, epoch: number, tally: Tally): Promi
     img_per_s: tally.seen / time,
   };
   run.metrics.epoch(m);
-  run.log.line(
-    `epoch ${m.epoch}, train_loss ${m.train_loss.toFixed(4)}, train_acc ${m.train_acc.toFixed(4)}, test_acc ${m.test_acc.toFixed(4)}, time ${m.time_s.toFixed(1)} s, ${m.img_per_s.toFixed(1)} img/s`,
-  );
+  if (epoch === run.state.startEpoch) run.log.line(tableHeader());
+  run.log.line(tableRow(m, run.config.epochs));
   const warning = divergenceWarning(m, tally.batchIndex);
   if (warning) run.log.line(warning);
   saveProgress(run.checkpoint, run.program, run.config, run.flags, run.state.tensors, { epoch: epoch + 1, step: run.state.step });

@@ -1,11 +1,16 @@
 /**
  * metrics.jsonl in the output folder: one JSON line per optimizer step (its loss and lr) and one per
- * finished epoch (the EpochMetrics the trainer also returns), appended as they happen.
+ * finished epoch (the EpochMetrics the trainer also returns), appended as they happen; and
+ * metrics.csv beside it, one row per finished epoch (Keras' CSVLogger), for spreadsheets and plots.
  */
 import * as fs from "fs";
 import * as path from "path";
 
 export const METRICS = "metrics.jsonl";
+export const METRICS_CSV = "metrics.csv";
+
+/** The CSV's columns: the epoch line's fields, in this order. */
+const CSV_COLUMNS = ["epoch", "train_loss", "train_acc", "test_acc", "img_per_s", "time_s"] as const;
 
 export interface EpochMetrics {
   epoch: number;
@@ -18,9 +23,11 @@ export interface EpochMetrics {
 
 export class MetricsFile {
   readonly file: string;
+  readonly csv: string;
 
   constructor(out: string) {
     this.file = path.join(out, METRICS);
+    this.csv = path.join(out, METRICS_CSV);
   }
 
   /** Step `step` (1-based) of epoch `epoch` (1-based), run with learning rate `lr`. */
@@ -30,5 +37,8 @@ export class MetricsFile {
 
   epoch(m: EpochMetrics): void {
     fs.appendFileSync(this.file, JSON.stringify({ type: "epoch", ...m }) + "\n");
+    // A resumed run appends to its CSV; the header is written once, with the first row.
+    const header = fs.existsSync(this.csv) ? "" : CSV_COLUMNS.join(",") + "\n";
+    fs.appendFileSync(this.csv, header + CSV_COLUMNS.map((c) => String(m[c])).join(",") + "\n");
   }
 }
