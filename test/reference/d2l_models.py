@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""The d2l.ai (PyTorch edition) ResNet-18 for FashionMNIST, as the book writes it, and one
-training step of it: the independent reference for alexc's models/resnet18.ts.
+"""The d2l.ai (PyTorch edition) ResNet-18, VGG-11 (ratio 4) and NiN for FashionMNIST, as the
+book writes them: the independent reference for alexc's models/resnet18.ts, vgg11.ts and nin.ts.
 
-  step WEIGHTS.safetensors BATCH.npz OUT.npz [--optimizer sgd|adam] [--lr 0.05]
-       [--momentum 0.9] [--resize 96]
+  step   WEIGHTS.safetensors BATCH.npz OUT.npz [--model resnet18] [--optimizer sgd|adam]
+         [--lr 0.05] [--momentum 0.9] [--resize 96]
+  logits WEIGHTS.safetensors BATCH.npz OUT.npy --model vgg11|nin|resnet18 --resize 224
 
-Loads WEIGHTS (as `alexc export-weights` writes them) with load_state_dict(strict=True), all in
-float64 (PyTorch's float32 CPU max-pool breaks ties differently on real images). OUT.npz holds
+Both load WEIGHTS (as `alexc export-weights` writes them) with load_state_dict(strict=True) and
+compute in float64 (PyTorch's float32 CPU max-pool breaks ties differently on real images).
+`logits` saves the eval-mode logits of BATCH's images; `step` trains one step, and OUT.npz holds
 logits_before (eval mode, before the step), loss, grad/NAME, param/NAME (after the step, every
 state_dict entry: parameters and buffers) and logits_after (eval mode, after the step), by the
 PyTorch state_dict names. It does not use onnxruntime or ONNX.
@@ -69,7 +71,53 @@ def resnet18():
                          nn.Flatten(), nn.Linear(512, 10))
 
 
-MODELS = {"resnet18": resnet18}
+def vgg_block(num_convs, in_channels, out_channels):
+    layers = []
+    for _ in range(num_convs):
+        layers.append(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
+        layers.append(nn.ReLU())
+        in_channels = out_channels
+    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
+
+
+def vgg11(ratio=4):
+    """d2l's vgg(conv_arch) with the book's small_conv_arch (channels // ratio)."""
+    conv_arch = [(pair[0], pair[1] // ratio) for pair in ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))]
+    conv_blks = []
+    in_channels = 1
+    for (num_convs, out_channels) in conv_arch:
+        conv_blks.append(vgg_block(num_convs, in_channels, out_channels))
+        in_channels = out_channels
+    return nn.Sequential(
+        *conv_blks, nn.Flatten(),
+        nn.Linear(out_channels * 7 * 7, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 10))
+
+
+def nin_block(in_channels, out_channels, kernel_size, strides, padding):
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding), nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())
+
+
+def nin():
+    return nn.Sequential(
+        nin_block(1, 96, kernel_size=11, strides=4, padding=0),
+        nn.MaxPool2d(3, stride=2),
+        nin_block(96, 256, kernel_size=5, strides=1, padding=2),
+        nn.MaxPool2d(3, stride=2),
+        nin_block(256, 384, kernel_size=3, strides=1, padding=1),
+        nn.MaxPool2d(3, stride=2),
+        nn.Dropout(0.5),
+        nin_block(384, 10, kernel_size=3, strides=1, padding=1),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten())
+
+
+MODELS = {"resnet18": resnet18, "vgg11": vgg11, "nin": nin}
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 
@@ -97,10 +145,25 @@ def preprocess(images, size):
     return x
 
 
-def cmd_step(args):
+def loaded(args):
+    """The model with WEIGHTS loaded by load_state_dict(strict=True), in float64."""
     net = MODELS[args.model]().double()
     state = {k: (v.double() if v.is_floating_point() else v) for k, v in read_safetensors(args.weights).items()}
     net.load_state_dict(state, strict=True)
+    return net
+
+
+def cmd_logits(args):
+    net = loaded(args)
+    batch = np.load(args.batch)
+    net.eval()
+    with torch.no_grad():
+        np.save(args.out, net(preprocess(batch["images"], args.resize)).numpy())
+    return 0
+
+
+def cmd_step(args):
+    net = loaded(args)
     batch = np.load(args.batch)
     x = preprocess(batch["images"], args.resize)
     labels = torch.from_numpy(np.asarray(batch["labels"]).astype(np.int64))
@@ -141,9 +204,15 @@ def main(argv=None):
     s.add_argument("--lr", type=float, default=0.05)
     s.add_argument("--momentum", type=float, default=0.9)
     s.add_argument("--resize", type=int, default=96)
+    lg = sub.add_parser("logits")
+    lg.add_argument("weights")
+    lg.add_argument("batch")
+    lg.add_argument("out")
+    lg.add_argument("--model", choices=sorted(MODELS), required=True)
+    lg.add_argument("--resize", type=int, required=True)
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    return cmd_step(args)
+    return {"step": cmd_step, "logits": cmd_logits}[args.cmd](args)
 
 
 if __name__ == "__main__":
