@@ -556,9 +556,8 @@ export type ResidualResult<Y extends Shape, Z extends Shape> =
   : RankOf<Y> extends undefined ? Result<Y>
   : RankOf<Z> extends undefined ? Result<Y>
   : Y["length"] extends Z["length"]
-    ? [FirstDiff<Y, Z>] extends [never] ? Result<Y>
-      : Fail<`residual: the block gives ${FormatShape<Y>} but the shortcut gives ${FormatShape<Z>} (axis ${FirstDiff<Y, Z>})`>
-    : Fail<`residual: the block gives ${FormatShape<Y>} but the shortcut gives ${FormatShape<Z>} (rank ${Y["length"]} vs ${Z["length"]})`>;
+    ? [FirstDiff<Y, Z>] extends [never] ? Result<Y> : Fail<`residual: the block gives ${FormatShape<Y>} but the shortcut gives ${FormatShape<Z>}`>
+    : Fail<`residual: the block gives ${FormatShape<Y>} but the shortcut gives ${FormatShape<Z>}`>;
 
 // ---------------------------------------------------------------------------------------------
 // What dsl.ts reads: a layer's output shape, and the type its argument must have
