@@ -1,7 +1,8 @@
 /**
  * ResNet-18 (models/resnet18.ts) against d2l.ai's PyTorch ResNet-18 (test/reference/d2l_models.py),
- * in float64 on the PyTorch side: `alexc build` + `alexc export-weights` give a state_dict that the
- * PyTorch module loads with strict=True and that gives alexc's eval-mode logits; one training step
+ * in float64 on the PyTorch side: `alexc build` passes the ONNX checker, and `alexc export-weights`
+ * gives a state_dict that the PyTorch module loads with strict=True and that gives alexc's
+ * eval-mode logits; one training step
  * (SGD with momentum and Adam, a batch of 8 real FashionMNIST images) gives PyTorch's gradients
  * within 1e-4 of each tensor's largest, its updated parameters, BatchNorm's running statistics
  * within 1e-6, num_batches_tracked, and, after the step, its eval-mode logits.
@@ -21,7 +22,7 @@ import { describeResult, runAlexc } from "./helpers/cli";
 import { agreement, formatAgreement, maxAbs } from "./helpers/compare";
 import type { NpyArray } from "./helpers/npy";
 import { makeTmpDir } from "./helpers/tmp";
-import { ok, packBatch, runPython, unpackNpz } from "./helpers/train-torch";
+import { ok, onnxCheck, packBatch, runPython, unpackNpz } from "./helpers/train-torch";
 
 const D2L = path.join(__dirname, "reference", "d2l_models.py");
 const BATCH = 8;
@@ -40,11 +41,12 @@ const labels = BigInt64Array.from(train.labels.slice(FIRST, FIRST + BATCH), (l) 
 const imageTensor = () => new ort.Tensor("uint8", images, [BATCH, 1, 28, 28]);
 
 let weights = "";
+let onnxFile = "";
 beforeAll(() => {
   const dir = tmp.sub("build");
-  const onnxFile = path.join(dir, "resnet18.onnx");
+  onnxFile = path.join(dir, "resnet18.onnx");
   weights = path.join(dir, "resnet18.safetensors");
-  for (const args of [["build", "models/resnet18.ts", "-o", onnxFile, "--seed", "0", "--no-training"], ["export-weights", onnxFile, "-o", weights]]) {
+  for (const args of [["build", "models/resnet18.ts", "-o", onnxFile, "--seed", "0", "--optimizer", "sgd"], ["export-weights", onnxFile, "-o", weights]]) {
     const r = runAlexc(args, { timeoutMs: 120_000 });
     if (r.status !== 0) throw new Error(describeResult(r));
   }
@@ -149,6 +151,12 @@ function withIllDefined(ours: Float32Array, ref: Float64Array, grad: Float64Arra
 }
 
 describe("ResNet-18 against d2l's PyTorch ResNet-18 (float64)", () => {
+  test("the built file (with training_info) passes the ONNX checker and strict shape inference", () => {
+    const r = onnxCheck(onnxFile);
+    if (r.status !== 0) throw new Error(`onnx_check failed:\n${r.stderr}`);
+    const info = JSON.parse(r.stdout) as { training_info: { update_binding: Record<string, string> }[] };
+    expect(info.training_info[0].update_binding["b3.0.bn2.running_var"]).toBe("b3.0.bn2.running_var.next");
+  }, 120_000);
   test("SGD lr 0.05 momentum 0.9, batch 8: export loads strictly; gradients, update, running statistics, logits", () => compareStep("sgd", 0.05), 600_000);
   test("Adam lr 1e-3, batch 8: gradients, update, running statistics, logits", () => compareStep("adam", 1e-3), 600_000);
 });

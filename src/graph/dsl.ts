@@ -33,7 +33,7 @@ import type {
   Shape,
   ShapeOf,
 } from "./shape-types";
-import { DType, formatShape, numel, Value } from "./types";
+import { Dim, DType, formatShape, numel, Value } from "./types";
 
 /** The symbolic batch dimension. */
 export const N = "N" as const;
@@ -485,14 +485,15 @@ export class Tensor<S extends Shape = Shape, D extends DType = "float32"> {
     const [h, w] = pair(size);
     if (h === 1 && w === 1) return (this as Tensor).globalAvgPool2d(name);
     const layer = this.tracer.layerName("pool", name);
-    const spatial = this.shape.slice(2);
-    const kernel = spatial.map((d, i) => {
-      const out = i === 0 ? h : w;
-      const axis = i === 0 ? "height" : "width";
-      if (this.shape.length !== 4 || typeof d !== "number") throw new ShapeError("adaptiveAvgPool2d", layer, `input must be [N, C, H, W] with known H, W, got ${formatShape(this.shape)}`, loc);
-      if (d % out !== 0) throw new ShapeError("adaptiveAvgPool2d", layer, `output ${axis} ${out} does not divide the input ${axis} ${d}`, loc);
+    const fail = (rule: string): never => {
+      throw new ShapeError("adaptiveAvgPool2d", layer, rule, loc);
+    };
+    const window = (d: Dim | undefined, out: number, axis: string): number => {
+      if (this.shape.length !== 4 || typeof d !== "number") return fail(`input must be [N, C, H, W] with known H, W, got ${formatShape(this.shape)}`);
+      if (d % out !== 0) return fail(`output ${axis} ${out} does not divide the input ${axis} ${d}`);
       return d / out;
-    });
+    };
+    const kernel = [window(this.shape[2], h, "height"), window(this.shape[3], w, "width")];
     return this.next(this.tracer.emit(layer, "AveragePool", [this.value], { kernel_shape: kernel, strides: kernel, pads: [0, 0, 0, 0] }, loc)[0]);
   }
 
