@@ -1,7 +1,7 @@
 /**
  * VGG-11 and NiN (models/vgg11.ts, nin.ts) against d2l.ai's PyTorch modules
- * (test/reference/d2l_models.py): each builds with training_info, twice to the same bytes, and
- * passes the ONNX checker (full_check) and strict shape inference, and its exported weights load into the PyTorch module
+ * (test/reference/d2l_models.py): each builds with training_info (NiN twice, to the same bytes)
+ * and passes the ONNX checker (full_check) and strict shape inference, and its exported weights load into the PyTorch module
  * with strict=True and give alexc's eval-mode logits (float64 on the PyTorch side). ResNet-18 has
  * the same checks and a training step in resnet18-torch.test.ts.
  */
@@ -59,10 +59,12 @@ async function compare(name: "vgg11" | "nin"): Promise<void> {
   alexc(["build", `models/${name}.ts`, "-o", onnxFile, "--seed", "0"]);
   const checked = onnxCheck(onnxFile);
   if (checked.status !== 0) throw new Error(`onnx_check failed:\n${checked.stderr}`);
-  // Deterministic: the same model and seed give the same bytes.
-  const again = path.join(dir, "again.onnx");
-  alexc(["build", `models/${name}.ts`, "-o", again, "--seed", "0"]);
-  expect(fs.readFileSync(again).equals(fs.readFileSync(onnxFile))).toBe(true);
+  if (name === "nin") {
+    // Deterministic: the same model and seed give the same bytes (VGG's 172 MB are left out for time).
+    const again = path.join(dir, "again.onnx");
+    alexc(["build", `models/${name}.ts`, "-o", again, "--seed", "0"]);
+    expect(fs.readFileSync(again).equals(fs.readFileSync(onnxFile))).toBe(true);
+  }
   alexc(["export-weights", onnxFile, "-o", weights]);
   const out = path.join(dir, "logits.npy");
   ok(runPython([D2L, "logits", weights, packBatch(dir, testSplit.images, labels), out, "--model", name, "--resize", "224"], 300_000), "d2l_models.py logits");
