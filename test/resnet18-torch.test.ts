@@ -30,10 +30,10 @@ const tmp = makeTmpDir("alexc-resnet18-torch");
 afterAll(() => tmp.remove());
 
 const names = resnet18.spec.torchNames!;
-// Training images 96–103. A ReLU whose float64 input lies closer to 0 than alexc's float32 forward
-// error (≈ 1e-5 by block 4) can gate the other way and send that one element's gradient back
-// through everything before it; every real batch has inputs within a few 1e-6 of 0, and with
-// images 0–7 and 16–23 one of them flipped (docs/batchnorm.md). These do not.
+// A ReLU whose float64 input lies closer to 0 than alexc's float32 forward error can gate the
+// other way and send that one element's gradient back through everything before it. Every real
+// batch has such inputs; in the two other batches tried one of them flipped (docs/batchnorm.md,
+// "float32 against float64 on real images"); in this one none does.
 const FIRST = 96;
 const { train } = loadFashionMnist(DEFAULT_DATA_DIR, { trainLimit: FIRST + BATCH, testLimit: 1 });
 const images = train.images.slice(FIRST * 784, (FIRST + BATCH) * 784);
