@@ -153,6 +153,8 @@ describe("one training step matches PyTorch", () => {
   // BatchNorm (after convs, in a residual block, on features), GlobalAveragePool, a residual add.
   test("BatchNorm CNN (test/fixtures/batchnorm-cnn.ts), batch 8, SGD lr 5e-2 momentum 0.9", () =>
     compareStep({ model: "test/fixtures/batchnorm-cnn.ts", batch: 8, optimizer: "sgd", lr: 5e-2, momentum: 0.9, resize: 28 }));
+  // NiN: its 1×1 conv blocks and global average pooling, at d2l's lr.
+  test("NiN (224×224), batch 2, SGD lr 0.1 momentum 0.9", () => compareStep({ model: "models/nin.ts", batch: 2, optimizer: "sgd", lr: 0.1, momentum: 0.9, resize: 224 }), 300_000);
   test("LeNet, batch 8, SGD lr 1e-2 momentum 0.9", () =>
     compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "sgd", lr: 1e-2, momentum: 0.9, resize: 28 }));
   // AlexNet: about 2 minutes on 2 cores (the PyTorch reference and 700 MB of parameters,
