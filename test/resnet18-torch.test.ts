@@ -156,6 +156,8 @@ describe("ResNet-18 against d2l's PyTorch ResNet-18 (float64)", () => {
     if (r.status !== 0) throw new Error(`onnx_check failed:\n${r.stderr}`);
     const info = JSON.parse(r.stdout) as { training_info: { update_binding: Record<string, string> }[] };
     expect(info.training_info[0].update_binding["b3.0.bn2.running_var"]).toBe("b3.0.bn2.running_var.next");
+    // Parameters only, as PyTorch counts them (the running statistics are buffers).
+    expect(runAlexc(["inspect", onnxFile]).stdout).toContain("Total params: 11,178,378");
   }, 120_000);
   test("SGD lr 0.05 momentum 0.9, batch 8: export loads strictly; gradients, update, running statistics, logits", () => compareStep("sgd", 0.05), 600_000);
   test("Adam lr 1e-3, batch 8: gradients, update, running statistics, logits", () => compareStep("adam", 1e-3), 600_000);

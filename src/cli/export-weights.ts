@@ -42,7 +42,7 @@ export const exportWeightsCommand: CommandModule<object, ExportWeightsArgs> = {
     const modelName = metadataValue(m, "alexc.model");
     if (modelName) metadata["alexc.model"] = modelName;
     writeFileAtomic(args.output, encodeSafetensors(tensors, metadata));
-    const count = tensors.filter((t) => !t.dtype).reduce((a, t) => a + t.data.length, 0);
+    const count = tensors.filter((t) => !t.dtype && !/\.running_(mean|var)$/.test(t.name)).reduce((a, t) => a + t.data.length, 0);
     process.stdout.write(`wrote ${args.output} (${tensors.length} tensors, ${count} parameters${Object.keys(names).length ? ", PyTorch names" : ""})\n`);
   },
 };
