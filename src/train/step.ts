@@ -3,11 +3,12 @@
  *
  * Step contract (docs/training-graph.md):
  *   inputs  images uint8 [N,C,H,W] · labels int64 [N] · lr float32 [] · step int64 [] ·
- *           every parameter and optimizer-state tensor by name
+ *           every parameter, buffer (BatchNorm's running statistics) and optimizer-state
+ *           tensor by name
  *   outputs loss float32 [] · correct int64 [] · <name>.next for every parameter, every
- *           state tensor and step
- * In "bound" mode (ModelProto.training_info) parameters, state and step are not inputs but
- * initialisers of the enclosing model, and update_binding maps each to its ".next".
+ *           buffer, every state tensor and step
+ * In "bound" mode (ModelProto.training_info) parameters, buffers, state and step are not inputs
+ * but initialisers of the enclosing model, and update_binding maps each to its ".next".
  */
 import { ModelDef } from "../graph/dsl";
 import { GraphBuilder } from "../graph/ir";
