@@ -77,6 +77,17 @@ describe("AlexNet --dtype float16", () => {
     T,
   );
 
+  test("ResNet-18 (BatchNormalization, GlobalAveragePool) in float16: logits within 1e-2 of float32's", async () => {
+    const f32 = path.join(tmp.dir, "resnet18.onnx");
+    const f16 = path.join(tmp.dir, "resnet18-fp16.onnx");
+    alexc(["build", "models/resnet18.ts", "--no-training", "-o", f32]);
+    alexc(["build", "models/resnet18.ts", "--dtype", "float16", "-o", f16]);
+    const shape = [2, 1, 96, 96];
+    const x = randomImages(shape, 6);
+    const [a, b] = [await runOrtNode(f32, x, shape), await runOrtNode(f16, x, shape)];
+    expectClose(b.data, a.data, 1e-2, 1e-2 * maxAbs(a.data), "ResNet-18 float16 vs float32");
+  }, T);
+
   test("a graph with ops float16 export does not cover is refused with their names (exit 2)", () => {
     const step = path.join(tmp.dir, "lenet-step.onnx");
     alexc(["export-step", "models/lenet.ts", "-o", step]);

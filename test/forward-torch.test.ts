@@ -1,6 +1,6 @@
 /**
- * The built models compute what PyTorch computes. onnxruntime-node runs the emitted AlexNet and
- * LeNet on a small seeded batch; test/reference/torch_ref.py (a PyTorch interpreter of the ONNX
+ * The built models compute what PyTorch computes. onnxruntime-node runs the emitted AlexNet,
+ * ResNet-18 and LeNet on a small seeded batch; test/reference/torch_ref.py (a PyTorch interpreter of the ONNX
  * graph, no onnxruntime) runs the same file on the same .npy input; the logits agree within
  * 1e-4 relative. A second runtime, onnxruntime-web (WASM), runs LeNet and agrees with
  * onnxruntime-node within 1e-5. Arrays travel between Node and Python as .npy files
@@ -148,6 +148,20 @@ describe("AlexNet: onnxruntime-node and PyTorch agree", () => {
     expect(ref.shape).toEqual([2, 10]);
     expectClose(y.data, ref.data as Float32Array, RTOL_TORCH, RTOL_TORCH * 1e-2 * maxAbs(ref.data as Float32Array), "AlexNet ORT-node vs torch");
   });
+});
+
+describe("ResNet-18 (BatchNormalization, residual adds, GlobalAveragePool): onnxruntime-node and PyTorch agree", () => {
+  test("logits of 2 seeded images within 1e-4 relative", async () => {
+    const shape = [2, 1, 96, 96];
+    const model = path.join(tmp.dir, "resnet18.onnx");
+    snapshotInChild("models/resnet18.ts", 0, model, path.join(tmp.dir, "resnet18.json"));
+    const x = randomImages(shape, 96);
+    const y = await runOrtNode(model, x, shape);
+    expect(y.dims).toEqual([2, 10]);
+    expectInformative(y.data, 2, 10, 10 * RTOL_TORCH);
+    const ref = runTorch(model, x, shape, "resnet18");
+    expectClose(y.data, ref.data as Float32Array, RTOL_TORCH, RTOL_TORCH * 1e-2 * maxAbs(ref.data as Float32Array), "ResNet-18 ORT-node vs torch");
+  }, 120_000);
 });
 
 describe("LeNet: onnxruntime-node, PyTorch and onnxruntime-web agree", () => {

@@ -1125,6 +1125,69 @@ describe("And / Or / Range (the WebGPU lowering's MaxPool indices)", () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// BatchNormalization, GlobalAveragePool and the DSL layers built on them (issue 20)
+
+describe("BatchNormalization / GlobalAveragePool", () => {
+  test("BatchNormalization keeps the input's shape; scale, bias, mean and var are [C]", () => {
+    const { b, xs } = setup([N, 64, 24, 24], [64], [N, 10], [10], [32]);
+    const [x, c64, x2, c10, c32] = xs;
+    expect(op1(b, "BatchNormalization", [x, c64, c64, c64, c64], { epsilon: 1e-5 }).shape).toEqual([N, 64, 24, 24]);
+    expect(op1(b, "BatchNormalization", [x2, c10, c10, c10, c10]).shape).toEqual([N, 10]);
+    expectRule(
+      () => op(b, "BatchNormalization", [x, c64, c64, c32, c64], {}, { name: "bn" }),
+      "BatchNormalization",
+      "bn",
+      "mean must be [C] with C = 64 channels of input [N,64,24,24], got [32]",
+    );
+    expectRule(() => op(b, "BatchNormalization", [x, c64, undefined, c64, c64], {}, { name: "bn2" }), "BatchNormalization", "bn2", "needs bias");
+    expectRule(
+      () => op(b, "BatchNormalization", [x, c64, c64, c64, c64], { training_mode: 1 }, { name: "bn3" }),
+      "BatchNormalization",
+      "bn3",
+      "alexc emits the inference form only (training_mode 0, one output)",
+    );
+  });
+
+  test("GlobalAveragePool: [N, C, H, W] → [N, C, 1, 1]", () => {
+    const { b, xs } = setup([N, 512, 3, 3], [N, 10]);
+    expect(op1(b, "GlobalAveragePool", [xs[0]]).shape).toEqual([N, 512, 1, 1]);
+    expectRule(() => op(b, "GlobalAveragePool", [xs[1]], {}, { name: "gap" }), "GlobalAveragePool", "gap", "input must be [N, C, spatial...], got rank 2");
+  });
+
+  const dslError = (forward: (x: Tensor) => Tensor) =>
+    shapeError(() => traceShapes(model({ name: "m", input: [N, 1, 28, 28] }, forward as (x: Tensor) => Tensor)));
+
+  test("batchNorm2d, adaptiveAvgPool2d and residual name the layer, the rule and the values at the model line", () => {
+    const rank = dslError((x) => (x.flatten() as Tensor).batchNorm2d());
+    expect([rank.op, rank.nodeName, rank.rule]).toEqual(["batchNorm2d", "bn1", "input must have rank 4 ([N, C, H, W]), got [N,784]"]);
+    expect(rank.message).toMatch(/^test\/shape-rules\.test\.ts:\d+:\d+: /);
+    const features = dslError((x) => x.conv2d(8, { kernel: 3 }).batchNorm2d({ numFeatures: 6 } as object));
+    expect(features.rule).toBe("input has 8 channels, numFeatures says 6");
+    const adaptive = dslError((x) => (x as Tensor).adaptiveAvgPool2d(3 as never));
+    expect([adaptive.op, adaptive.rule]).toEqual(["adaptiveAvgPool2d", "output height 3 does not divide the input height 28"]);
+    const res = dslError((x) => (x.conv2d(4, { kernel: 1 }) as Tensor).residual((y) => y.conv2d(4, { kernel: 3, stride: 2, padding: 1 }) as never, { name: "blk" }));
+    expect([res.op, res.nodeName, res.rule]).toEqual(["residual", "blk", "the block gives [N,4,14,14] but the shortcut gives [N,4,28,28]"]);
+    expect(res.message).toMatch(/^test\/shape-rules\.test\.ts:\d+:\d+: /);
+  });
+
+  test("the layers' shapes in inference and training traces; layers inside a residual are named in its block", () => {
+    const def = model({ name: "m", input: [N, 1, 28, 28] }, (x) =>
+      x.conv2d(8, { kernel: 3, padding: 1 }).batchNorm2d().relu()
+        .residual((y) => y.conv2d(8, { kernel: 3, padding: 1 }).batchNorm2d(), { name: "b1" })
+        .adaptiveAvgPool2d(7).globalAvgPool2d().flatten().linear(4).batchNorm1d());
+    for (const training of [false, true]) {
+      const { b, output } = traceShapes(def, training);
+      expect(output.shape).toEqual([N, 4]);
+      const inputs = b.inputs.map((v) => v.name);
+      expect(inputs).toEqual(expect.arrayContaining(["bn1.running_mean", "b1.conv1.weight", "b1.bn1.running_var", "bn2.weight"]));
+    }
+    const ops = traceShapes(def).b.nodes.map((n) => n.op);
+    expect(ops.filter((o) => o === "BatchNormalization").length).toBe(3);
+    expect(ops).toEqual(expect.arrayContaining(["AveragePool", "GlobalAveragePool"]));
+  });
+});
+
 test("every op in the registry has a shape-rule test above", () => {
   const missing = registeredOps().filter((t) => !covered.has(t));
   expect(missing).toEqual([]);

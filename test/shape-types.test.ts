@@ -393,9 +393,10 @@ const BAD_MODELS: readonly { file: string; line: number; message: string }[] = [
     message: "concat: inputs [N,64,27,27] and [N,32,13,13] differ at axis 2 (27 vs 13); only the concat axis 1 may differ",
   },
   { file: "test/types/matmul-mismatch.ts", line: 12, message: "matmul: inner dimensions differ: [N,4,26,26] · [N,4,13,13] (26 vs 13)" },
+  { file: "test/types/residual-mismatch.ts", line: 14, message: "residual: the block gives [N,128,12,12] but the shortcut gives [N,64,24,24]" },
 ];
 
-const MODELS = ["models/alexnet.ts", "models/lenet.ts", "test/fixtures/residual.ts"];
+const MODELS = ["models/alexnet.ts", "models/lenet.ts", "test/fixtures/residual.ts", "models/resnet18.ts", "models/vgg11.ts", "models/nin.ts", "test/fixtures/batchnorm-cnn.ts"];
 
 // ---- one program for everything ----
 

@@ -1,5 +1,6 @@
 /**
- * One full training step (forward, autodiff backward, optimizer update) of LeNet and AlexNet
+ * One full training step (forward, autodiff backward, optimizer update) of LeNet, AlexNet and a
+ * small BatchNorm CNN (with its running statistics)
  * against the PyTorch reference (test/reference/torch_ref.py `step`), on identical weights
  * (uniformInit(0, …), as `alexc build --seed 0 --no-training` writes them) and an identical
  * uint8 batch, dropout off. Also: the `.onnx` with training_info passes the ONNX checker and
@@ -10,13 +11,14 @@ import * as ort from "onnxruntime-node";
 import * as path from "path";
 import { loadModelFile } from "../src/cli/load-model";
 import type { ModelDef } from "../src/graph/dsl";
-import { uniformInit } from "../src/graph/init";
+import { initialValues } from "../src/graph/init";
 import { numel } from "../src/graph/types";
 import { makeOptimizer } from "../src/train/optim/make";
 import { createSession, modelBytes } from "../src/train/session";
 import { buildStepGraph, next, STEP_COUNTER } from "../src/train/step";
 import { describeResult, REPO_ROOT, runAlexc } from "./helpers/cli";
 import { agreement, formatAgreement, maxAbs } from "./helpers/compare";
+import type { NpyArray } from "./helpers/npy";
 import { makeTmpDir } from "./helpers/tmp";
 import { onnxCheck, torchStep } from "./helpers/train-torch";
 import { prng } from "./helpers/train-fd";
@@ -39,6 +41,10 @@ afterAll(() => tmp.remove());
 // Math.abs in a hot loop run ≈ 270 ns per call (50× plain Node), which made this file take 3 min.
 const abs = (v: number) => (v < 0 ? -v : v);
 
+function refBuffer(ref: Map<string, NpyArray>, name: string): Float32Array {
+  return Float32Array.from((ref.get(`buffer/${name}`)?.data as Float32Array | undefined) ?? []);
+}
+
 function divided(a: Float32Array, by: number): Float32Array {
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i] / by;
@@ -60,7 +66,7 @@ async function compareStep(c: Case): Promise<void> {
   const optimizer = makeOptimizer(c.optimizer, {}, { momentum: c.optimizer === "sgd" ? c.momentum : undefined, weightDecay: c.weightDecay });
   const sg = buildStepGraph(def, { optimizer, labelSmoothing: c.labelSmoothing, mode: "inputs", dropoutSeed: 0, disableDropout: true });
   const values = new Map<string, Float32Array>();
-  for (const p of sg.params) values.set(p.name, uniformInit(0, p.name, numel(p.dims), p.fanIn));
+  for (const p of sg.params) values.set(p.name, initialValues(0, p.name, numel(p.dims), p.fanIn, p.fill));
   const feeds: Record<string, ort.Tensor> = {
     images: new ort.Tensor("uint8", images, [c.batch, 1, 28, 28]),
     labels: new ort.Tensor("int64", labels, [c.batch]),
@@ -69,6 +75,7 @@ async function compareStep(c: Case): Promise<void> {
   };
   for (const p of sg.params) feeds[p.name] = new ort.Tensor("float32", values.get(p.name)!, p.dims as number[]);
   for (const s of sg.state) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)), s.dims as number[]);
+  for (const s of sg.buffers) feeds[s.name] = new ort.Tensor("float32", new Float32Array(numel(s.dims)).fill(s.fill), s.dims as number[]);
   const session = await createSession(modelBytes(sg.b));
   const out = await session.run(feeds);
   await session.release();
@@ -82,6 +89,14 @@ async function compareStep(c: Case): Promise<void> {
   expect(Number(out[next(STEP_COUNTER)].data[0])).toBe(1);
 
   const failures: string[] = [];
+  // BatchNorm's running statistics after the step (PyTorch's, in place, momentum 0.1).
+  for (const s of sg.buffers) {
+    const want = refBuffer(ref, s.name);
+    const ours = out[next(s.name)].data as Float32Array;
+    const a = agreement(ours, want, 0, 1e-5 * Math.max(1, maxAbs(want)));
+    if (!want.length || a.violations > 0) failures.push(`${s.name}: running statistic ${formatAgreement(a)}`);
+  }
+  const gAll = Math.max(...sg.params.map((p) => maxAbs((ref.get(`grad/${p.name}`)?.data as Float32Array | undefined) ?? [])));
   for (const p of sg.params) {
     const tg = ref.get(`grad/${p.name}`)?.data as Float32Array | undefined;
     const tp = ref.get(`param/${p.name}`)?.data as Float32Array | undefined;
@@ -96,7 +111,9 @@ async function compareStep(c: Case): Promise<void> {
     const state = adamLike ? (out[next(`${p.name}.adam_m`)].data as Float32Array) : (out[next(`${p.name}.momentum_buffer`)].data as Float32Array);
     // A plain loop: Float32Array.from with a map function runs ≈ 300 ns per element in V8.
     const g = adamLike ? divided(state, 1 - 0.9) : state;
-    const gMax = maxAbs(tg);
+    // A bias followed by a BatchNorm has no gradient (the batch mean takes it out): both sides
+    // hold float noise, measured against the model's largest gradient instead of its own.
+    const gMax = Math.max(maxAbs(tg), sg.buffers.length > 0 && maxAbs(tg) < 1e-4 * gAll ? gAll : 0);
     // Every |g − tg| ≤ 1e-4·max|tg|, and nothing non-finite.
     const gAgree = agreement(g, tg, 0, 1e-4 * gMax);
     if (gAgree.violations > 0) failures.push(`${p.name}: gradient max |diff| ${gAgree.maxAbsDiff} > 1e-4 × max|grad| ${gMax} (${formatAgreement(gAgree)})`);
@@ -133,6 +150,11 @@ describe("one training step matches PyTorch", () => {
   test("LeNet, batch 8, SGD lr 1e-2 momentum 0.9, label smoothing 0.1", () =>
     compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "sgd", lr: 1e-2, momentum: 0.9, labelSmoothing: 0.1, resize: 28 }));
   test("LeNet, batch 8, Adam lr 1e-3, label smoothing 0.3", () => compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "adam", lr: 1e-3, labelSmoothing: 0.3, resize: 28 }));
+  // BatchNorm (after convs, in a residual block, on features), GlobalAveragePool, a residual add.
+  test("BatchNorm CNN (test/fixtures/batchnorm-cnn.ts), batch 8, SGD lr 5e-2 momentum 0.9", () =>
+    compareStep({ model: "test/fixtures/batchnorm-cnn.ts", batch: 8, optimizer: "sgd", lr: 5e-2, momentum: 0.9, resize: 28 }));
+  // NiN: its 1×1 conv blocks and global average pooling, at d2l's lr.
+  test("NiN (224×224), batch 2, SGD lr 0.1 momentum 0.9", () => compareStep({ model: "models/nin.ts", batch: 2, optimizer: "sgd", lr: 0.1, momentum: 0.9, resize: 224 }), 300_000);
   test("LeNet, batch 8, SGD lr 1e-2 momentum 0.9", () =>
     compareStep({ model: "models/lenet.ts", batch: 8, optimizer: "sgd", lr: 1e-2, momentum: 0.9, resize: 28 }));
   // AlexNet: about 2 minutes on 2 cores (the PyTorch reference and 700 MB of parameters,

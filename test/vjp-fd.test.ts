@@ -14,6 +14,7 @@ import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../src/graph/ir";
 import { DType, numel, Value } from "../src/graph/types";
 import type { GradientOptions } from "../src/graph/op";
+import { batchNormTraining } from "../src/graph/ops/batchnorm";
 import { gradients } from "../src/train/autodiff";
 import { adam } from "../src/train/optim/adam";
 import { crossEntropyLoss } from "../src/train/loss";
@@ -307,6 +308,63 @@ const SPECS: Spec[] = [
     eps: 0.1,
     inputs: [{ name: "x", shape: [2, 3, 6, 6] }],
     build: (b, [x]) => b.op1("AveragePool", [x], { kernel_shape: [2, 2], strides: [2, 2] }),
+  },
+  {
+    name: "GlobalAveragePool",
+    dtype: F32,
+    eps: 0.1,
+    inputs: [{ name: "x", shape: [2, 3, 3, 4] }],
+    build: (b, [x]) => b.op1("GlobalAveragePool", [x]),
+  },
+  {
+    name: "ReduceMean axes [0, 2] keepdims 1",
+    dtype: F64,
+    inputs: [{ name: "x", shape: [2, 3, 4] }],
+    build: (b, [x]) => b.op1("ReduceMean", [x], { axes: [0, 2], keepdims: 1 }),
+  },
+  {
+    name: "ReduceMean axes [1] keepdims 0",
+    dtype: F64,
+    inputs: [{ name: "x", shape: [2, 3, 4] }],
+    build: (b, [x]) => b.op1("ReduceMean", [x], { axes: [1], keepdims: 0 }),
+  },
+  {
+    name: "BatchNormalization (inference form: running statistics held constant)",
+    dtype: F64,
+    inputs: [
+      { name: "x", shape: [2, 3, 2, 2] },
+      { name: "scale", shape: [3] },
+      { name: "bias", shape: [3] },
+      { name: "mean", shape: [3], wrt: false },
+      { name: "var", shape: [3], gen: positive, wrt: false },
+    ],
+    build: (b, xs) => b.op1("BatchNormalization", xs, { epsilon: 1e-5 }),
+  },
+  {
+    // The training step's BatchNorm (ops/batchnorm.ts): batch statistics, through the
+    // primitives' rules (ReduceMean, Sub, Mul, Sqrt, Div); the running statistics take no gradient.
+    name: "composite: training-mode BatchNorm over [N, C, H, W]",
+    dtype: F64,
+    inputs: [
+      { name: "x", shape: [3, 2, 2, 3] },
+      { name: "scale", shape: [2] },
+      { name: "bias", shape: [2] },
+      { name: "mean", shape: [2], wrt: false },
+      { name: "var", shape: [2], gen: positive, wrt: false },
+    ],
+    build: (b, xs) => batchNormTraining(b, xs, { epsilon: 1e-5, momentum: 0.1 }).y,
+  },
+  {
+    name: "composite: training-mode BatchNorm over [N, C] (batchNorm1d)",
+    dtype: F64,
+    inputs: [
+      { name: "x", shape: [4, 3] },
+      { name: "scale", shape: [3] },
+      { name: "bias", shape: [3] },
+      { name: "mean", shape: [3], wrt: false },
+      { name: "var", shape: [3], gen: positive, wrt: false },
+    ],
+    build: (b, xs) => batchNormTraining(b, xs, { epsilon: 1e-5, momentum: 0.1 }).y,
   },
   {
     name: "Flatten",

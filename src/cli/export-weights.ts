@@ -8,9 +8,10 @@ import { writeFileAtomic } from "../emit/atomic-write";
 import { metadataValue, readModelFile } from "../emit/decode";
 import { onnx } from "../emit/proto";
 import { encodeSafetensors, NamedTensor } from "../emit/safetensors";
-import { torchName, torchNamesFromMetadata } from "../emit/state-dict";
+import { BATCHES_TRACKED, torchName, torchNamesFromMetadata, type TorchNames } from "../emit/state-dict";
 import { floatValues } from "../emit/tensor-data";
 import { IoError } from "../graph/errors";
+import { STEP_COUNTER } from "../train/step";
 
 interface ExportWeightsArgs {
   model: string;
@@ -36,11 +37,25 @@ export const exportWeightsCommand: CommandModule<object, ExportWeightsArgs> = {
       .filter((t) => FLOATS.has(t.dataType ?? 0))
       .map((t) => ({ name: torchName(t.name ?? "", names), dims: (t.dims ?? []).map(Number), data: floatValues(t, args.model) }));
     if (tensors.length === 0) throw new IoError(`${args.model}: has no float parameters to export`);
+    tensors.push(...batchesTracked(m, names));
     const metadata: Record<string, string> = { format: "pt" };
     const modelName = metadataValue(m, "alexc.model");
     if (modelName) metadata["alexc.model"] = modelName;
     writeFileAtomic(args.output, encodeSafetensors(tensors, metadata));
-    const count = tensors.reduce((a, t) => a + t.data.length, 0);
+    const count = tensors.filter((t) => !t.dtype && !/\.running_(mean|var)$/.test(t.name)).reduce((a, t) => a + t.data.length, 0);
     process.stdout.write(`wrote ${args.output} (${tensors.length} tensors, ${count} parameters${Object.keys(names).length ? ", PyTorch names" : ""})\n`);
   },
 };
+
+/**
+ * PyTorch's `num_batches_tracked` (int64) beside each BatchNorm's running statistics. alexc keeps
+ * no counter per BatchNorm: every training step updates each of them once, so it is the step
+ * counter of the file's training_info (0 for an untrained or inference-only file).
+ */
+function batchesTracked(m: onnx.IModelProto, names: TorchNames): NamedTensor[] {
+  const step = m.trainingInfo?.[0]?.algorithm?.initializer?.find((t) => t.name === STEP_COUNTER);
+  const count = step ? Number(step.int64Data?.[0] ?? (step.rawData?.length === 8 ? Buffer.from(step.rawData).readBigInt64LE(0) : 0)) : 0;
+  return (m.graph?.initializer ?? [])
+    .filter((t) => t.name?.endsWith(".running_mean"))
+    .map((t) => ({ name: torchName(t.name!.replace(/running_mean$/, BATCHES_TRACKED), names), dims: [], data: Float32Array.of(count), dtype: "I64" as const }));
+}

@@ -3,10 +3,10 @@
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, "__metadata__"?: {string: string} }`,
  * then the raw little-endian tensor bytes, offsets relative to the end of the header.
  *
- * Writing: float32 tensors in the order given, header padded with spaces to 8 bytes (so the
- * data is aligned), same input ⇒ same bytes. Reading: F32, F16, BF16 and F64 (converted to
- * float32); every header field is checked against the file size, and anything wrong is one
- * BadDataError naming the file.
+ * Writing: float32 tensors (int64 where a tensor says so) in the order given, header padded with
+ * spaces to 8 bytes (so the data is aligned), same input ⇒ same bytes. Reading: F32, F16, BF16,
+ * F64 and I64 (counters), converted to float32; every header field is checked against the file
+ * size, and anything wrong is one BadDataError naming the file.
  */
 import { BadDataError } from "../graph/errors";
 import { readInputFile } from "./read-input";
@@ -16,9 +16,11 @@ export interface NamedTensor {
   readonly name: string;
   readonly dims: readonly number[];
   readonly data: Float32Array;
+  /** Written as int64 (PyTorch's counters, BatchNorm's num_batches_tracked); F32 by default. */
+  readonly dtype?: "I64";
 }
 
-const ITEM_SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+const ITEM_SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8 };
 /** The largest header we accept; the format's own reference implementation caps it at 100 MB. */
 const MAX_HEADER = 100_000_000;
 
@@ -30,8 +32,9 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
     const n = t.dims.reduce((a, d) => a * d, 1);
     if (n !== t.data.length) throw new Error(`safetensors: '${t.name}' has ${t.data.length} values for shape [${t.dims.join(", ")}]`);
     if (t.name in header) throw new Error(`safetensors: duplicate tensor name '${t.name}'`);
-    header[t.name] = { dtype: "F32", shape: [...t.dims], data_offsets: [offset, offset + 4 * n] };
-    offset += 4 * n;
+    const size = ITEM_SIZE[t.dtype ?? "F32"];
+    header[t.name] = { dtype: t.dtype ?? "F32", shape: [...t.dims], data_offsets: [offset, offset + size * n] };
+    offset += size * n;
   }
   let json = JSON.stringify(header);
   json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
@@ -41,7 +44,8 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   head.copy(out, 8);
   let at = 8 + head.length;
   for (const t of tensors) {
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const data = t.dtype === "I64" ? BigInt64Array.from(t.data, (v) => BigInt(Math.round(v))) : t.data;
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // Float32Array is host-endian; every platform Node runs on is little-endian, as the format is.
     bytes.copy(out, at);
     at += bytes.length;
@@ -84,7 +88,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
     if (typeof e !== "object" || e === null) fail(`entry '${name}' is not an object`);
     const dtype = String(e.dtype);
     const size = ITEM_SIZE[dtype];
-    if (!size) fail(`tensor '${name}' has dtype ${dtype}; alexc reads F32, F16, BF16 and F64`);
+    if (!size) fail(`tensor '${name}' has dtype ${dtype}; alexc reads F32, F16, BF16, F64 and I64`);
     const shape = e.shape;
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(`tensor '${name}' has a bad shape ${JSON.stringify(shape)}`);
     const offs = e.data_offsets;
@@ -109,6 +113,9 @@ function toFloat32(raw: Buffer, dtype: string, n: number): Float32Array {
       break;
     case "F64":
       for (let i = 0; i < n; i++) out[i] = raw.readDoubleLE(8 * i);
+      break;
+    case "I64":
+      for (let i = 0; i < n; i++) out[i] = Number(raw.readBigInt64LE(8 * i));
       break;
     case "F16":
       for (let i = 0; i < n; i++) out[i] = float16ToFloat32(raw.readUInt16LE(2 * i));

@@ -31,12 +31,18 @@ export function torchNamesFromMetadata(m: onnx.IModelProto, source: string): Tor
   throw new BadDataError(`${source}: metadata ${TORCH_NAMES_KEY} is not a JSON object of strings`);
 }
 
-/** conv1.weight → conv.0.weight under { conv1: "conv.0" }; names of unmapped layers stay. */
+/**
+ * conv1.weight → conv.0.weight under { conv1: "conv.0" }. A block's entry maps the layers inside
+ * it, as a PyTorch module path does its children's: b2.0.conv1.weight → 1.0.conv1.weight under
+ * { b2: "1" }; the longest mapped prefix wins. Names of unmapped layers stay.
+ */
 export function torchName(param: string, names: TorchNames): string {
-  const dot = param.lastIndexOf(".");
-  if (dot < 0) return names[param] ?? param;
-  const layer = param.slice(0, dot);
-  return layer in names ? `${names[layer]}${param.slice(dot)}` : param;
+  if (param in names) return names[param];
+  for (let dot = param.lastIndexOf("."); dot > 0; dot = param.lastIndexOf(".", dot - 1)) {
+    const prefix = param.slice(0, dot);
+    if (prefix in names) return `${names[prefix]}${param.slice(dot)}`;
+  }
+  return param;
 }
 
 export interface ExpectedParam {
@@ -74,11 +80,24 @@ export function matchWeights(
     }
     out.set(p.name, t.data);
   }
-  for (const t of loaded) if (!used.has(t.name)) problems.push(`unexpected ${t.name} ${formatShape(t.dims)}`);
+  for (const t of loaded) if (!used.has(t.name) && !counted(t.name, expected, names)) problems.push(`unexpected ${t.name} ${formatShape(t.dims)}`);
   if (problems.length > 0) {
     throw new BadDataError(
       `${source}: the weights do not fit the model (${problems.length} mismatch${problems.length > 1 ? "es" : ""}):\n  ${problems.join("\n  ")}`,
     );
   }
   return out;
+}
+
+export const BATCHES_TRACKED = "num_batches_tracked";
+
+/**
+ * PyTorch's BatchNorm counter `<bn>.num_batches_tracked`, which alexc does not store: it derives
+ * it from the step counter on export (docs/batchnorm.md), and a loaded one is accepted where the
+ * model has that BatchNorm, and ignored.
+ */
+function counted(name: string, expected: readonly ExpectedParam[], names: TorchNames): boolean {
+  if (!name.endsWith(`.${BATCHES_TRACKED}`)) return false;
+  const layer = name.slice(0, -BATCHES_TRACKED.length);
+  return expected.some((p) => p.name.endsWith(".running_mean") && torchName(p.name, names) === `${layer}running_mean`);
 }

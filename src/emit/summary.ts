@@ -35,6 +35,8 @@ function tensorSize(t: onnx.ITensorProto): number {
 
 /** float32, float16, float64: the element types of trainable parameters. */
 const FLOAT_TYPES = new Set<number>([onnx.TensorProto.DataType.FLOAT, onnx.TensorProto.DataType.FLOAT16, onnx.TensorProto.DataType.DOUBLE]);
+/** Inputs that hold model state rather than parameters (BatchNorm's running statistics), left out of the count as torchinfo does. */
+const BUFFER_INPUTS: Readonly<Record<string, readonly number[]>> = { BatchNormalization: [3, 4] };
 
 export function summarize(m: onnx.ModelProto): Summary {
   const g = m.graph as onnx.GraphProto;
@@ -45,8 +47,9 @@ export function summarize(m: onnx.ModelProto): Summary {
   const counted = new Set<string>();
   const rows = (g.node as onnx.NodeProto[]).map((n) => {
     let params = 0;
-    for (const i of n.input) {
+    for (const [k, i] of n.input.entries()) {
       const t = inits.get(i);
+      if (BUFFER_INPUTS[n.opType ?? ""]?.includes(k)) continue;
       if (t && !counted.has(i) && FLOAT_TYPES.has(t.dataType ?? 0) && tensorSize(t) > 1) {
         counted.add(i);
         params += tensorSize(t);

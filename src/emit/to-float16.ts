@@ -16,7 +16,7 @@ const AT = onnx.AttributeProto.AttributeType;
 /** Ops whose float16 kernels (or onnxruntime's inserted casts) compute what the float32 op does. */
 const CONVERTIBLE = new Set([
   "Conv", "ConvTranspose", "Gemm", "MatMul", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-  "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Transpose", "Concat",
+  "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Flatten", "Reshape", "Transpose", "Concat",
   "Add", "Sub", "Mul", "Div", "Identity", "Dropout", "Constant", "Cast", "Resize", "Pad", "Slice",
 ]);
 

@@ -4,11 +4,14 @@
  * stops the build at the model line that caused it. Layers with parameters read their input
  * size from the incoming shape.
  */
-import { ModelError } from "./errors";
+import { batchNormLayer, type BatchNormOptions } from "./batchnorm-layer";
+import { ModelError, ShapeError } from "./errors";
 import { GraphBuilder } from "./ir";
-import { uniformInit } from "./init";
+import { initialValues } from "./init";
 import { captureSource, SourceLoc } from "./source";
 import type {
+  AdaptivePoolResult,
+  BatchNormResult,
   BroadcastResult,
   Check,
   CheckUnless,
@@ -17,6 +20,7 @@ import type {
   Conv2dResult,
   DropoutError,
   FlattenResult,
+  GlobalPoolResult,
   KnownOptions,
   LinearMismatch,
   LinearResult,
@@ -25,10 +29,11 @@ import type {
   OperandShape,
   OutShape,
   Pool2dResult,
+  ResidualResult,
   Shape,
   ShapeOf,
 } from "./shape-types";
-import { DType, numel, Value } from "./types";
+import { Dim, DType, formatShape, numel, Value } from "./types";
 
 /** The symbolic batch dimension. */
 export const N = "N" as const;
@@ -125,12 +130,28 @@ export function isModelDef(v: unknown): v is ModelDef {
   return typeof v === "object" && v !== null && (v as ModelDef).kind === "alexc.model";
 }
 
-/** Where a traced layer gets its parameters: fresh initialisers, or graph inputs of a training step. */
-export type ParamSource = (b: GraphBuilder, name: string, dims: number[], fanIn: number) => Value;
+/**
+ * How a traced tensor starts and what it is: `fill` for a constant start (PyTorch's BatchNorm
+ * weight 1, bias 0, running mean 0 and variance 1), else U(±1/√fanIn); `buffer` for model state
+ * that no gradient reaches (BatchNorm's running statistics, PyTorch's buffers).
+ */
+export interface TensorInit {
+  readonly fill?: number;
+  readonly buffer?: boolean;
+}
+
+/** Where a traced layer gets its parameters and buffers: fresh initialisers, or graph inputs of a training step. */
+export type ParamSource = (b: GraphBuilder, name: string, dims: number[], fanIn: number, init?: TensorInit) => Value;
 
 export function initializedParams(seed: number): ParamSource {
-  return (b, name, dims, fanIn) =>
-    b.initializer({ name, dtype: "float32", dims, data: uniformInit(seed, name, numel(dims), fanIn), doc: `PyTorch default init U(±1/√${fanIn})` });
+  return (b, name, dims, fanIn, init = {}) =>
+    b.initializer({
+      name,
+      dtype: "float32",
+      dims,
+      data: initialValues(seed, name, numel(dims), fanIn, init.fill),
+      doc: init.fill === undefined ? `PyTorch default init U(±1/√${fanIn})` : `PyTorch's initial ${init.fill}`,
+    });
 }
 
 export interface TraceOptions {
@@ -148,24 +169,51 @@ export interface TraceOptions {
 /** Per-trace state: the builder, the naming counters, the parameter source. */
 export class Tracer {
   private readonly counters = new Map<string, number>();
+  private readonly blocks: string[] = [];
   readonly paramValues: Value[] = [];
+  readonly bufferValues: Value[] = [];
+  /** Training: each buffer's value after the step (BatchNorm's running statistics), by name. */
+  readonly bufferUpdates = new Map<string, Value>();
   constructor(readonly b: GraphBuilder, readonly opts: TraceOptions) {}
 
+  /** `conv1`, or `b2.0.conv1` inside block `b2.0`: counted per block, as PyTorch names a module's children. */
   layerName(kind: string, explicit: string | undefined): string {
-    if (explicit) return explicit;
-    const n = (this.counters.get(kind) ?? 0) + 1;
-    this.counters.set(kind, n);
-    return `${kind}${n}`;
+    const prefix = this.blocks.length > 0 ? `${this.blocks[this.blocks.length - 1]}.` : "";
+    if (explicit) return prefix + explicit;
+    const n = (this.counters.get(prefix + kind) ?? 0) + 1;
+    this.counters.set(prefix + kind, n);
+    return `${prefix}${kind}${n}`;
+  }
+
+  /** Runs `fn` with the layers it makes named inside block `layer` (a name layerName gave). */
+  within<T>(layer: string, fn: () => T): T {
+    this.blocks.push(layer);
+    try {
+      return fn();
+    } finally {
+      this.blocks.pop();
+    }
   }
 
   qualified(name: string): string {
     return this.opts.prefix ? `${this.opts.prefix}/${name}` : name;
   }
 
-  param(name: string, dims: number[], fanIn: number): Value {
-    const v = this.opts.params(this.b, name, dims, fanIn);
+  param(name: string, dims: number[], fanIn: number, fill?: number): Value {
+    const v = this.opts.params(this.b, name, dims, fanIn, fill === undefined ? undefined : { fill });
     this.paramValues.push(v);
     return v;
+  }
+
+  /** Model state without a gradient, starting at `fill`; a training trace records its next value with `update`. */
+  buffer(name: string, dims: number[], fill: number): Value {
+    const v = this.opts.params(this.b, name, dims, 0, { fill, buffer: true });
+    this.bufferValues.push(v);
+    return v;
+  }
+
+  update(buffer: Value, next: Value): void {
+    this.bufferUpdates.set(buffer.name, next);
   }
 
   /** Emits one layer's node, named `<layer>/<Op>`, its first output named `<layer>`. */
@@ -178,6 +226,8 @@ export class Tracer {
 
 type Pair = number | readonly [number, number];
 const pair = (v: Pair): [number, number] => (typeof v === "number" ? [v, v] : [v[0], v[1]]);
+
+export type { BatchNormOptions } from "./batchnorm-layer";
 
 export interface Conv2dOptions {
   kernel: Pair;
@@ -411,6 +461,88 @@ export class Tensor<S extends Shape = Shape, D extends DType = "float32"> {
     const [out] = t.emit(layer, "Dropout", [this.value, b.scalar(p), b.constant("bool", [], [1])], { seed }, loc, 2);
     return this.next(out);
   }
+
+  /** Batch normalisation over the channels of [N, C, H, W] (PyTorch's nn.BatchNorm2d; batchnorm-layer.ts). */
+  batchNorm2d<X extends Shape, const Opts extends BatchNormOptions = {}>(
+    this: Tensor<X> & Check<BatchNormResult<"batchNorm2d", X, 4, Opts>>,
+    opts?: KnownOptions<"batchNorm2d", Opts, BatchNormOptions> & Opts,
+  ): Tensor<OutShape<BatchNormResult<"batchNorm2d", X, 4, Opts>>>;
+  batchNorm2d(opts: BatchNormOptions = {}): Tensor {
+    return this.next(batchNormLayer(this.tracer, this.value, "batchNorm2d", opts, captureSource()));
+  }
+
+  /** Batch normalisation over the features of [N, C] or [N, C, L] (PyTorch's nn.BatchNorm1d). */
+  batchNorm1d<X extends Shape, const Opts extends BatchNormOptions = {}>(
+    this: Tensor<X> & Check<BatchNormResult<"batchNorm1d", X, 2 | 3, Opts>>,
+    opts?: KnownOptions<"batchNorm1d", Opts, BatchNormOptions> & Opts,
+  ): Tensor<OutShape<BatchNormResult<"batchNorm1d", X, 2 | 3, Opts>>>;
+  batchNorm1d(opts: BatchNormOptions = {}): Tensor {
+    return this.next(batchNormLayer(this.tracer, this.value, "batchNorm1d", opts, captureSource()));
+  }
+
+  /** The mean of each channel over H and W: [N, C, H, W] → [N, C, 1, 1] (nn.AdaptiveAvgPool2d((1, 1))). */
+  globalAvgPool2d<X extends Shape>(this: Tensor<X> & Check<GlobalPoolResult<X>>, name?: string): Tensor<OutShape<GlobalPoolResult<X>>>;
+  globalAvgPool2d(name?: string): Tensor {
+    const loc = captureSource();
+    const t = this.tracer;
+    const layer = t.layerName("pool", name);
+    if (this.shape.length !== 4) throw new ShapeError("globalAvgPool2d", layer, `input must be [N, C, H, W], got ${formatShape(this.shape)}`, loc);
+    return this.next(t.emit(layer, "GlobalAveragePool", [this.value], {}, loc)[0]);
+  }
+
+  /**
+   * nn.AdaptiveAvgPool2d(size) where the size divides the input's: an average pool with
+   * kernel = stride = input / output (a global one for 1 × 1). Sizes that leave windows of
+   * different widths are refused with the values.
+   */
+  adaptiveAvgPool2d<X extends Shape, const S extends Pair>(
+    this: Tensor<X>,
+    size: Check<AdaptivePoolResult<X, S>> & S,
+    name?: string,
+  ): Tensor<OutShape<AdaptivePoolResult<X, S>>>;
+  adaptiveAvgPool2d(size: Pair, name?: string): Tensor {
+    const loc = captureSource();
+    const [h, w] = pair(size);
+    if (h === 1 && w === 1) return (this as Tensor).globalAvgPool2d(name);
+    const layer = this.tracer.layerName("pool", name);
+    const fail = (rule: string): never => {
+      throw new ShapeError("adaptiveAvgPool2d", layer, rule, loc);
+    };
+    const window = (d: Dim | undefined, out: number, axis: string): number => {
+      if (this.shape.length !== 4 || typeof d !== "number") return fail(`input must be [N, C, H, W] with known H, W, got ${formatShape(this.shape)}`);
+      if (d % out !== 0) return fail(`output ${axis} ${out} does not divide the input ${axis} ${d}`);
+      return d / out;
+    };
+    const kernel = [window(this.shape[2], h, "height"), window(this.shape[3], w, "width")];
+    return this.next(this.tracer.emit(layer, "AveragePool", [this.value], { kernel_shape: kernel, strides: kernel, pads: [0, 0, 0, 0] }, loc)[0]);
+  }
+
+  /**
+   * A residual block, y = body(x) + shortcut(x) (x itself without a shortcut), as a ResNet's
+   * forward writes it; the block's layers are named inside it (`b2.0.conv1`, as PyTorch names a
+   * module's children). The two branches must have one shape: a broadcast here would be a bug.
+   */
+  residual<X extends Shape, const Y extends Shape, const Z extends Shape = X>(
+    this: Tensor<X>,
+    body: Check<ResidualResult<Y, Z>> & ((x: Tensor<X>) => Tensor<Y>),
+    opts?: ResidualOptions<X, Z>,
+  ): Tensor<OutShape<ResidualResult<Y, Z>>>;
+  residual(body: (x: Tensor) => Tensor, opts: ResidualOptions<Shape, Shape> = {}): Tensor {
+    const loc = captureSource();
+    const t = this.tracer;
+    const layer = t.layerName("res", opts.name);
+    const x = this as Tensor;
+    const [y, z] = t.within(layer, () => [body(x), opts.shortcut ? opts.shortcut(x) : x]);
+    const same = y.shape.length === z.shape.length && y.shape.every((d, i) => d === z.shape[i]);
+    if (!same) throw new ShapeError("residual", layer, `the block gives ${formatShape(y.shape)} but the shortcut gives ${formatShape(z.shape)}`, loc);
+    return this.next(t.emit(layer, "Add", [sameTrace(layer, t, y).value, sameTrace(layer, t, z).value], {}, loc)[0]);
+  }
+}
+
+export interface ResidualOptions<X extends Shape, Z extends Shape> {
+  /** The shortcut branch, e.g. a strided 1×1 conv where the block changes the shape. */
+  shortcut?: (x: Tensor<X>) => Tensor<Z>;
+  name?: string;
 }
 
 /**

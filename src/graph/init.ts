@@ -13,3 +13,11 @@ export function uniformInit(seed: number, name: string, count: number, fanIn: nu
   for (let i = 0; i < count; i++) out[i] = (rng.nextFloat() * 2 - 1) * bound;
   return out;
 }
+
+/**
+ * A tensor's starting values: `fill` where PyTorch starts from a constant (BatchNorm's weight 1,
+ * bias 0 and running statistics), else uniformInit's.
+ */
+export function initialValues(seed: number, name: string, count: number, fanIn: number, fill?: number): Float32Array {
+  return fill === undefined ? uniformInit(seed, name, count, fanIn) : new Float32Array(count).fill(fill);
+}

@@ -363,6 +363,44 @@ export type DropoutError<P> =
       : `dropout: probability must be in [0, 1), got ${P}`
     : never;
 
+/** Tensor.batchNorm2d / batchNorm1d(opts) on X (batchnorm-layer.ts): X itself, of an allowed rank and known channels. */
+export type BatchNormResult<Op extends string, X extends Shape, Ranks extends number, Opts> =
+  IsAny<X> extends true ? Result<Shape>
+  : RankOf<X> extends undefined ? Result<X>
+  : X["length"] extends Ranks
+    ? X extends readonly [unknown, infer C, ...unknown[]]
+      ? Opt<Opts, "numFeatures", undefined> extends infer F
+        ? SameNat<C, F> extends false ? Fail<`${Op}: input has ${Show<C>} channels, numFeatures says ${Show<F>}`> : Result<X>
+        : never
+      : never
+    : Fail<`${Op}: input must have rank ${Ranks extends 4 ? "4 ([N, C, H, W])" : "2 or 3 ([N, C(, L)])"}, got ${FormatShape<X>}`>;
+
+/** Tensor.globalAvgPool2d() on X (ops/pool.ts GlobalAveragePool): [N, C, 1, 1]. */
+export type GlobalPoolResult<X extends Shape> =
+  IsAny<X> extends true ? Result<readonly [Dim, Dim, 1, 1]>
+  : RankOf<X> extends undefined ? Result<readonly [X[number], X[number], 1, 1]>
+  : X extends readonly [infer N, infer C, unknown, unknown] ? Result<readonly [N, C, 1, 1]>
+  : Fail<`globalAvgPool2d: input must be [N, C, H, W], got ${FormatShape<X>}`>;
+
+/** One axis of adaptiveAvgPool2d: the output size must divide the input's (a Failed message otherwise). */
+type AdaptiveAxis<Axis extends string, Size, Out> =
+  [NatOf<Size>, NatOf<Out>] extends [Nat, Nat]
+    ? Mul<FloorDiv<Size, Out>, Out> extends Size ? Out : Failed<`adaptiveAvgPool2d: output ${Axis} ${Show<Out>} does not divide the input ${Axis} ${Show<Size>}`>
+    : Out;
+
+/** Tensor.adaptiveAvgPool2d(size) on X (an AveragePool of kernel = stride = input / output): [N, C, h, w]. */
+export type AdaptivePoolResult<X extends Shape, S> =
+  IsAny<X> extends true ? Result<Shape>
+  : RankOf<X> extends undefined ? Result<readonly [X[number], X[number], Unknown<X[number]>, Unknown<X[number]>]>
+  : X extends readonly [infer N, infer C, infer H, infer W]
+    ? AdaptiveAxis<"height", H, PairAt<S, 0>> extends infer HO
+      ? HO extends Failed<infer E> ? Fail<E>
+        : AdaptiveAxis<"width", W, PairAt<S, 1>> extends infer WO
+          ? WO extends Failed<infer E> ? Fail<E> : Result<readonly [N, C, HO & Dim, WO & Dim]>
+          : never
+      : never
+    : Fail<`adaptiveAvgPool2d: input must be [N, C, H, W], got ${FormatShape<X>}`>;
+
 // ---------------------------------------------------------------------------------------------
 // Layers on two or more tensors: add/sub/mul/div (broadcasting), matmul, concat
 // ---------------------------------------------------------------------------------------------
@@ -503,6 +541,23 @@ export type ConcatResult<Ts, A> =
           : never
       : never
     : Result<Shape>;
+
+/** The first axis where two literal dims differ, else never (unknown dims never differ). */
+type FirstDiff<A extends Shape, B extends Shape, I extends unknown[] = []> =
+  I["length"] extends A["length"] ? never
+  : [IsLit<A[I["length"]]>, IsLit<B[I["length"]]>] extends [true, true]
+    ? A[I["length"]] extends B[I["length"]] ? FirstDiff<A, B, [...I, 0]> : I["length"]
+    : FirstDiff<A, B, [...I, 0]>;
+
+/** x.residual(body, { shortcut }) (dsl.ts): the block's output and the shortcut's must have one shape, which the sum keeps. */
+export type ResidualResult<Y extends Shape, Z extends Shape> =
+  IsAny<Y> extends true ? Result<Shape>
+  : IsAny<Z> extends true ? Result<Y>
+  : RankOf<Y> extends undefined ? Result<Y>
+  : RankOf<Z> extends undefined ? Result<Y>
+  : Y["length"] extends Z["length"]
+    ? [FirstDiff<Y, Z>] extends [never] ? Result<Y> : Fail<`residual: the block gives ${FormatShape<Y>} but the shortcut gives ${FormatShape<Z>}`>
+    : Fail<`residual: the block gives ${FormatShape<Y>} but the shortcut gives ${FormatShape<Z>}`>;
 
 // ---------------------------------------------------------------------------------------------
 // What dsl.ts reads: a layer's output shape, and the type its argument must have

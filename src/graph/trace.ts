@@ -7,6 +7,10 @@ import { formatShape, numel, Value } from "./types";
 export interface Traced {
   readonly output: Value;
   readonly params: readonly Value[];
+  /** Model state without a gradient (BatchNorm's running statistics). */
+  readonly buffers: readonly Value[];
+  /** A training trace's next value of each buffer, by name. */
+  readonly bufferUpdates: ReadonlyMap<string, Value>;
 }
 
 /** Traces `def.forward` on `input` inside builder `b`. */
@@ -16,7 +20,7 @@ export function trace(def: ModelDef, b: GraphBuilder, input: Value, opts: TraceO
   if (!(out instanceof Tensor)) {
     throw new ModelError(`model '${def.spec.name}': forward must return a Tensor, got ${typeof out}`);
   }
-  return { output: out.value, params: tracer.paramValues };
+  return { output: out.value, params: tracer.paramValues, buffers: tracer.bufferValues, bufferUpdates: tracer.bufferUpdates };
 }
 
 /** The inference graph: float input → logits, parameters as initialisers. */
@@ -30,9 +34,9 @@ export function buildInferenceGraph(
   const input = b.input(spec.inputName ?? "input", "float32", spec.input);
   const fresh = initializedParams(seed);
   const source: ParamSource = weights
-    ? (bb, name, dims, fanIn) => {
+    ? (bb, name, dims, fanIn, init) => {
         const data = weights.get(name);
-        if (!data) return fresh(bb, name, dims, fanIn);
+        if (!data) return fresh(bb, name, dims, fanIn, init);
         if (data.length !== numel(dims)) throw new ModelError(`parameter '${name}' has ${data.length} values, the model expects ${formatShape(dims)}`);
         return bb.initializer({ name, dtype: "float32", dims, data });
       }
@@ -49,10 +53,10 @@ export function buildInferenceGraph(
   return { b, output, params };
 }
 
-/** The model's parameters, by name and shape, traced without initialising any. */
+/** The model's parameters and buffers, by name and shape, traced without initialising any. */
 export function parameterShapes(def: ModelDef): { name: string; dims: number[] }[] {
   const b = new GraphBuilder(def.spec.name);
   const input = b.input(def.spec.inputName ?? "input", "float32", def.spec.input);
-  const { params } = trace(def, b, input, { params: (bb, name, dims) => bb.input(name, "float32", dims), training: false });
-  return params.map((p) => ({ name: p.name, dims: p.shape.map(Number) }));
+  const { params, buffers } = trace(def, b, input, { params: (bb, name, dims) => bb.input(name, "float32", dims), training: false });
+  return [...params, ...buffers].map((p) => ({ name: p.name, dims: p.shape.map(Number) }));
 }

@@ -63,7 +63,10 @@ export const orderForInPlace =
         b.op1(type, inputs, attrs, { name: at(name), outputNames: [at(name)] });
       const elements = gate.readers.map((r, i) => {
         const flat = op("Reshape", [r.outputs[0], b.ints([-1])], `flat${i}`);
-        return op("Cast", [op("Slice", [flat, b.ints([0]), b.ints([1])], `first${i}`)], `float${i}`, { to: DTYPE_CODE.float32 });
+        const first = op("Slice", [flat, b.ints([0]), b.ints([1])], `first${i}`);
+        // A slice of a batch-sized reader has a symbolic length; the gate's shape arithmetic needs [1].
+        const one = first.shape[0] === 1 ? first : op("Reshape", [first, b.ints([1])], `one${i}`);
+        return op("Cast", [one], `float${i}`, { to: DTYPE_CODE.float32 });
       });
       // Sum (outside alexc's registry) of the readers' one-element tensors.
       const sum =

@@ -19,8 +19,10 @@ export function preprocess(b: GraphBuilder, images: Value, p: Preprocess): Value
     const x = b.op1("Div", [b.op1("Cast", [images], { to: DTYPE_CODE.float32 }), b.scalar(255)]);
     if (!p.resize) return x;
     const [, h, w] = p.raw;
-    if (p.resize % h !== 0 || p.resize % w !== 0) {
-      throw new ModelError(`preprocess: resize ${p.resize} must be a multiple of the raw size ${h}×${w}`);
+    // The float32 scales must give the size itself (28 → 96 by 96/28 does; ResNet's input).
+    const [sh, sw] = Float32Array.of(p.resize / h, p.resize / w);
+    if (Math.floor(h * sh) !== p.resize || Math.floor(w * sw) !== p.resize) {
+      throw new ModelError(`preprocess: resize ${p.resize} is not reached from the raw size ${h}×${w} by a float32 scale`);
     }
     const scales = b.constant("float32", [4], [1, 1, p.resize / h, p.resize / w]);
     return b.op1("Resize", [x, undefined, scales], { mode: "linear", coordinate_transformation_mode: "half_pixel" });

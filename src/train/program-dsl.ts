@@ -1,7 +1,7 @@
 /** A TrainingProgram compiled from a model file. */
 import type { ModelDef } from "../graph/dsl";
 import { ModelError } from "../graph/errors";
-import { uniformInit } from "../graph/init";
+import { initialValues } from "../graph/init";
 import { numel } from "../graph/types";
 import { compileModel } from "../emit/compile";
 import { encodeModel } from "../emit/encode";
@@ -17,18 +17,21 @@ import { trainingInfo } from "./training-info";
 export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: number, labelSmoothing = 0): TrainingProgram {
   if (!def.spec.preprocess) throw new ModelError(`model '${def.spec.name}' declares no preprocess (raw image shape); training needs one`);
   const shape = buildStepGraph(def, { optimizer, labelSmoothing, mode: "inputs", dropoutSeed: 0 });
+  // The model's own tensors, parameters and buffers, as a built file's inference initialisers are.
+  const modelTensors = [...shape.params, ...shape.buffers].map((p) => ({ name: p.name, dims: p.dims }));
   return {
     name: def.spec.name,
     rawShape: def.spec.preprocess.raw,
-    mutable: [...shape.params.map((p) => ({ name: p.name, dims: p.dims })), ...shape.state.map((s) => ({ name: s.name, dims: s.dims }))],
-    params: shape.params.map((p) => ({ name: p.name, dims: p.dims })),
+    mutable: [...modelTensors, ...shape.state.map((s) => ({ name: s.name, dims: s.dims }))],
+    params: modelTensors,
     torchNames: def.spec.torchNames ?? {},
     optimizer: optimizer.name,
     labelSmoothing,
     defaults: def.spec.train ?? {},
     initial() {
       const tensors = new Map<string, Float32Array>();
-      for (const p of shape.params) tensors.set(p.name, uniformInit(seed, p.name, numel(p.dims), p.fanIn));
+      for (const p of shape.params) tensors.set(p.name, initialValues(seed, p.name, numel(p.dims), p.fanIn, p.fill));
+      for (const p of shape.buffers) tensors.set(p.name, new Float32Array(numel(p.dims)).fill(p.fill));
       for (const s of shape.state) tensors.set(s.name, new Float32Array(numel(s.dims)));
       return { tensors, step: 0 };
     },

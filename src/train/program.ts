@@ -20,9 +20,12 @@ export interface TrainingProgram {
   readonly name: string;
   /** One raw image as the data set stores it: [C, H, W] uint8. */
   readonly rawShape: readonly [number, number, number];
-  /** Parameters and optimizer state (float32), fed by name and replaced by "<name>.next". */
+  /** Parameters, buffers and optimizer state (float32), fed by name and replaced by "<name>.next". */
   readonly mutable: readonly MutableTensor[];
-  /** The model's parameters (a subset of `mutable`), e.g. for `--init-from`. */
+  /**
+   * The model's parameters and buffers (BatchNorm's running statistics; a subset of `mutable`):
+   * the inference graph's initialisers, e.g. for `--init-from`.
+   */
   readonly params: readonly MutableTensor[];
   /** PyTorch module paths of its layers (state-dict.ts), for weights saved by PyTorch. */
   readonly torchNames: TorchNames;

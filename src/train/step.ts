@@ -3,11 +3,12 @@
  *
  * Step contract (docs/training-graph.md):
  *   inputs  images uint8 [N,C,H,W] · labels int64 [N] · lr float32 [] · step int64 [] ·
- *           every parameter and optimizer-state tensor by name
+ *           every parameter, buffer (BatchNorm's running statistics) and optimizer-state
+ *           tensor by name
  *   outputs loss float32 [] · correct int64 [] · <name>.next for every parameter, every
- *           state tensor and step
- * In "bound" mode (ModelProto.training_info) parameters, state and step are not inputs but
- * initialisers of the enclosing model, and update_binding maps each to its ".next".
+ *           buffer, every state tensor and step
+ * In "bound" mode (ModelProto.training_info) parameters, buffers, state and step are not inputs
+ * but initialisers of the enclosing model, and update_binding maps each to its ".next".
  */
 import { ModelDef } from "../graph/dsl";
 import { GraphBuilder } from "../graph/ir";
@@ -24,6 +25,15 @@ export interface ParamInfo {
   readonly name: string;
   readonly dims: readonly number[];
   readonly fanIn: number;
+  /** A constant start (dsl.ts TensorInit) instead of U(±1/√fanIn). */
+  readonly fill?: number;
+}
+
+/** Model state the step updates without a gradient (BatchNorm's running statistics), and its start. */
+export interface BufferInfo {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly fill: number;
 }
 
 export interface StepGraphOptions {
@@ -42,6 +52,7 @@ export interface StepGraphOptions {
 export interface StepGraph {
   readonly b: GraphBuilder;
   readonly params: readonly ParamInfo[];
+  readonly buffers: readonly BufferInfo[];
   /** State tensors: name and the parameter whose shape they take. */
   readonly state: readonly { name: string; param: string; dims: readonly number[] }[];
   /** Mutable tensor name → the output that replaces it after a step. */
@@ -64,14 +75,16 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
   const step = mutable(b, opts.mode, STEP_COUNTER, "int64", []);
 
   const params: ParamInfo[] = [];
+  const buffers: BufferInfo[] = [];
   const x = preprocess(b, images, spec.preprocess!);
-  const { output: logits, params: paramValues } = trace(def, b, x, {
+  const { output: logits, params: paramValues, bufferUpdates } = trace(def, b, x, {
     training: true,
     dropout: !opts.disableDropout,
     prefix: "train",
     dropoutSeed: opts.dropoutSeed,
-    params: (bb, name, dims, fanIn) => {
-      params.push({ name, dims, fanIn });
+    params: (bb, name, dims, fanIn, init = {}) => {
+      if (init.buffer) buffers.push({ name, dims, fill: init.fill ?? 0 });
+      else params.push({ name, dims, fanIn, fill: init.fill });
       return mutable(bb, opts.mode, name, "float32", dims);
     },
   });
@@ -95,12 +108,14 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
     updates.set(p.name, b.output(p2, next(p.name)).name);
     for (const [name, v] of state) updates.set(name, b.output(v, next(name)).name);
   });
+  // Buffers are mutable tensors like the optimizer state: an input and its `.next`.
+  for (const { name } of buffers) updates.set(name, b.output(bufferUpdates.get(name)!, next(name)).name);
   const step2 = b.op1("Add", [step, b.constant("int64", [], [1])], {}, { name: "optimizer/step/Add", outputNames: [next(STEP_COUNTER)] });
   b.output(step2);
   updates.set(STEP_COUNTER, step2.name);
   b.output(loss);
   b.output(correct);
-  return { b, params, state: stateInfo, updates };
+  return { b, params, buffers, state: stateInfo, updates };
 }
 
 /**

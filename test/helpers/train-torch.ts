@@ -15,10 +15,6 @@ export function runPython(args: readonly string[], timeoutMs = 300_000): { statu
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function ok(r: { status: number | null; stdout: string; stderr: string }, what: string): void {
-  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status})\n${r.stdout}\n${r.stderr}`);
-}
-
 /**
  * One `torch_ref.py step` on `images`/`labels`; returns every array of its OUT.npz by key
  * (loss, correct, grad/NAME, param/NAME). The .npz is packed and unpacked with numpy.
@@ -30,29 +26,43 @@ export function torchStep(
   labels: BigInt64Array,
   opts: { optimizer: "adam" | "adamw" | "sgd"; lr: number; momentum?: number; weightDecay?: number; labelSmoothing?: number; resize: number },
 ): Map<string, NpyArray> {
-  const n = labels.length;
-  writeNpy(path.join(dir, "images.npy"), images, [n, 1, 28, 28]);
-  writeNpy(path.join(dir, "labels.npy"), labels, [n]);
-  const batch = path.join(dir, "batch.npz");
+  const batch = packBatch(dir, images, labels);
   const out = path.join(dir, "out.npz");
-  const unpacked = path.join(dir, "out");
-  fs.mkdirSync(unpacked, { recursive: true });
-  ok(
-    runPython(["-c", "import sys, numpy as np; np.savez(sys.argv[1], images=np.load(sys.argv[2]), labels=np.load(sys.argv[3]))", batch, path.join(dir, "images.npy"), path.join(dir, "labels.npy")]),
-    "packing batch.npz",
-  );
   const args = [TORCH_REF, "step", model, batch, out, "--optimizer", opts.optimizer, "--lr", String(opts.lr), "--resize", String(opts.resize)];
   if (opts.momentum !== undefined) args.push("--momentum", String(opts.momentum));
   if (opts.weightDecay !== undefined) args.push("--weight-decay", String(opts.weightDecay));
   if (opts.labelSmoothing !== undefined) args.push("--label-smoothing", String(opts.labelSmoothing));
   ok(runPython(args), "torch_ref.py step");
+  return unpackNpz(out, path.join(dir, "out"));
+}
+
+/** Writes `images` (uint8 [n,1,28,28]) and `labels` as dir/batch.npz, the references' batch file. */
+export function packBatch(dir: string, images: Uint8Array, labels: BigInt64Array): string {
+  const n = labels.length;
+  writeNpy(path.join(dir, "images.npy"), images, [n, 1, 28, 28]);
+  writeNpy(path.join(dir, "labels.npy"), labels, [n]);
+  const batch = path.join(dir, "batch.npz");
+  ok(
+    runPython(["-c", "import sys, numpy as np; np.savez(sys.argv[1], images=np.load(sys.argv[2]), labels=np.load(sys.argv[3]))", batch, path.join(dir, "images.npy"), path.join(dir, "labels.npy")]),
+    "packing batch.npz",
+  );
+  return batch;
+}
+
+/** Every array of an .npz by key, unpacked with numpy into `into`. */
+export function unpackNpz(file: string, into: string): Map<string, NpyArray> {
+  fs.mkdirSync(into, { recursive: true });
   const unpack =
     "import sys, os, numpy as np\nd = np.load(sys.argv[1])\nfor i, k in enumerate(d.files):\n" +
     "    np.save(os.path.join(sys.argv[2], '%d.npy' % i), np.ascontiguousarray(d[k]))\nprint('\\n'.join(d.files))";
-  const r = runPython(["-c", unpack, out, unpacked]);
+  const r = runPython(["-c", unpack, file, into]);
   ok(r, "unpacking out.npz");
   const keys = r.stdout.split("\n").filter((k) => k.length > 0);
-  return new Map(keys.map((k, i) => [k, readNpy(path.join(unpacked, `${i}.npy`))]));
+  return new Map(keys.map((k, i) => [k, readNpy(path.join(into, `${i}.npy`))]));
+}
+
+export function ok(r: { status: number | null; stdout: string; stderr: string }, what: string): void {
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status})\n${r.stdout}\n${r.stderr}`);
 }
 
 export function onnxCheck(file: string): { status: number | null; stdout: string; stderr: string } {

@@ -227,6 +227,18 @@ def _op_constant(ins, a, ctx):
     raise ValueError("Constant node with unsupported attribute(s): %s" % sorted(a))
 
 
+def _op_batchnorm(ins, a, ctx):
+    # PyTorch's BatchNorm2d/1d: the running statistics in eval (`forward`); in `step`, the
+    # batch's, updating the running ones in place (momentum 0.1, unbiased variance).
+    x, scale, bias, mean, var = ins
+    eps = float(a.get("epsilon", 1e-5))
+    return [F.batch_norm(x, mean, var, scale, bias, training=ctx.get("training", False), momentum=0.1, eps=eps)]
+
+
+def _op_global_avgpool(ins, a, ctx):
+    return [ins[0].mean(dim=tuple(range(2, ins[0].dim())), keepdim=True)]
+
+
 OPS = {
     "Conv": _op_conv,
     "Relu": lambda ins, a, ctx: [torch.relu(ins[0])],
@@ -247,7 +259,12 @@ OPS = {
     "Softmax": _softmax_like(torch.softmax),
     "LogSoftmax": _softmax_like(torch.log_softmax),
     "Constant": _op_constant,
+    "BatchNormalization": _op_batchnorm,
+    "GlobalAveragePool": _op_global_avgpool,
 }
+
+# Initializers that are module buffers, not parameters: no gradient, no optimizer.
+BUFFER_SUFFIXES = (".running_mean", ".running_var")
 
 
 class Graph:
@@ -274,7 +291,7 @@ class Graph:
         self.consts = {}
         for init in g.initializer:
             arr = numpy_helper.to_array(init)
-            t = self.to_tensor(arr, trainable=True)
+            t = self.to_tensor(arr, trainable=not init.name.endswith(BUFFER_SUFFIXES))
             self.init_names.append(init.name)
             if t.requires_grad:
                 self.params[init.name] = t
@@ -302,12 +319,12 @@ class Graph:
     def param_list(self):
         return [self.params[n] for n in self.init_names if n in self.params]
 
-    def run(self, x):
+    def run(self, x, training=False):
         env = {}
         env.update(self.consts)
         env.update(self.params)
         env[self.input_name] = x
-        ctx = {"opset": self.opset, "to_tensor": self.to_tensor}
+        ctx = {"opset": self.opset, "to_tensor": self.to_tensor, "training": training}
         for node in self.model.graph.node:
             ins = []
             for name in node.input:
@@ -387,7 +404,7 @@ def cmd_step(args):
     first_grads = None
     for step in range(args.steps):
         opt.zero_grad(set_to_none=True)
-        logits = g.run(x)
+        logits = g.run(x, training=True)
         loss = loss_fn(logits, labels)
         loss.backward()
         if step == 0:
@@ -410,6 +427,8 @@ def cmd_step(args):
         if name in g.params:
             out["grad/" + name] = first_grads[name]
             out["param/" + name] = g.params[name].detach().numpy().copy()
+        elif name.endswith(BUFFER_SUFFIXES):
+            out["buffer/" + name] = g.consts[name].numpy().copy()
     np.savez(args.out, **out)
     return 0
 

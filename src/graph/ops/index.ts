@@ -4,12 +4,13 @@
  * a <family>.webgpu.ts beside it if the WebGPU provider lacks the op) + one line here.
  */
 import type { OpDef, PairVjp } from "../op";
+import { BatchNormalization } from "./batchnorm";
 import { Add, And, Div, Equal, Greater, Less, Mul, Or, Pow, Sub, Where } from "./binary";
 import { Conv, ConvTranspose } from "./conv";
 import { Dropout } from "./dropout";
 import { Gemm, MatMul } from "./gemm";
 import { Concat, ConstantOfShape, Expand, Flatten, Pad, Range, Reshape, Shape_, Size, Slice, Transpose } from "./layout";
-import { AveragePool, MaxPool, ReluMaxPool } from "./pool";
+import { AveragePool, GlobalAveragePool, MaxPool, ReluMaxPool } from "./pool";
 import { ReduceMax, ReduceMean, ReduceSum, Unsqueeze } from "./reduce";
 import { Resize } from "./resize";
 import { ScatterElements } from "./scatter";
@@ -17,7 +18,7 @@ import { ArgMax, LogSoftmax, OneHot, Softmax, SoftmaxCrossEntropyLoss } from "./
 import { Abs, Cast, Ceil, Clip, Exp, Identity, Log, Neg, Not, Relu, Round, Sigmoid, Sign, Sqrt, Tanh } from "./unary";
 
 const ALL: OpDef[] = [
-  Conv, ConvTranspose, MaxPool, AveragePool, Gemm, MatMul,
+  Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Gemm, MatMul,
   Relu, Sigmoid, Tanh, Exp, Log, Neg, Sqrt, Abs, Sign, Round, Ceil, Clip, Not, Identity, Cast,
   Add, Sub, Mul, Div, Pow, Greater, Less, Equal, And, Or, Where,
   Flatten, Reshape, Transpose, Slice, Concat, Pad, Range, Expand, Shape_, Size, ConstantOfShape, Unsqueeze,

@@ -117,3 +117,24 @@ export const AveragePool: OpDef = {
     return [dX];
   },
 };
+
+/**
+ * GlobalAveragePool: the mean over every spatial position, [N, C, H, W] → [N, C, 1, 1]
+ * (PyTorch's AdaptiveAvgPool2d((1, 1))). Its gradient spreads dY evenly: Expand(dY / (H·W)).
+ */
+export const GlobalAveragePool: OpDef = {
+  type: "GlobalAveragePool",
+  attrs: {},
+  infer([x], _attrs, ctx) {
+    if (!x) return ctx.fail("needs an input");
+    if (x.shape.length < 3) return ctx.fail(`input must be [N, C, spatial...], got rank ${x.shape.length}`);
+    return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] }];
+  },
+  vjp(b, node, [dY]) {
+    const x = node.inputs[0]!;
+    if (!dY) return [];
+    const spatial = x.shape.slice(2);
+    if (!isStatic(spatial)) throw new Error("internal: GlobalAveragePool gradient needs static spatial dims");
+    return [b.op1("Expand", [b.op1("Div", [dY, b.scalar(numel(spatial), dY.dtype)]), b.op1("Shape", [x])])];
+  },
+};

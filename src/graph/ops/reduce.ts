@@ -1,6 +1,6 @@
 /** Reductions. Opset 17: ReduceSum takes axes as an input, ReduceMean as an attribute. */
 import { OpDef, RuleContext } from "../op";
-import { Dim, Shape, TensorType } from "../types";
+import { Dim, DTYPE_CODE, Shape, TensorType } from "../types";
 
 function reduced(x: TensorType, axes: readonly Dim[] | undefined, keepdims: boolean, ctx: RuleContext): Dim[] {
   const rank = x.shape.length;
@@ -36,7 +36,7 @@ export const ReduceSum: OpDef = {
 };
 
 /** Reductions whose axes are an attribute in opset 17. */
-function attributeAxesReduce(type: string): OpDef {
+function attributeAxesReduce(type: string, vjp?: OpDef["vjp"]): OpDef {
   return {
     type,
     attrs: { axes: "ints", keepdims: "int" },
@@ -44,10 +44,22 @@ function attributeAxesReduce(type: string): OpDef {
       if (!x) return ctx.fail("needs an input");
       return [{ dtype: x.dtype, shape: reduced(x, attrs.axes as number[] | undefined, attrs.keepdims !== 0, ctx) }];
     },
+    vjp,
   };
 }
 
-export const ReduceMean = attributeAxesReduce("ReduceMean");
+/**
+ * ReduceMean's gradient spreads dY evenly over each reduced group: Expand(dY) / (group size),
+ * the size counted at run time (Size(x) / Size(y)) since the batch may be among the axes.
+ */
+export const ReduceMean = attributeAxesReduce("ReduceMean", (b, node, [dY]) => {
+  const x = node.inputs[0]!;
+  if (!dY) return [];
+  const axes = (node.attrs.axes as number[] | undefined) ?? x.shape.map((_, i) => i);
+  const kept = node.attrs.keepdims === 0 ? b.op1("Unsqueeze", [dY, b.ints(axes)]) : dY;
+  const group = b.op1("Div", [b.op1("Size", [x]), b.op1("Size", [node.outputs[0]])]);
+  return [b.op1("Div", [b.op1("Expand", [kept, b.op1("Shape", [x])]), b.op1("Cast", [group], { to: DTYPE_CODE[x.dtype] })])];
+});
 export const ReduceMax = attributeAxesReduce("ReduceMax");
 
 export const Unsqueeze: OpDef = {
