@@ -71,6 +71,9 @@ function checkGraph(g: onnx.IGraphProto, where: string, budget: number): void {
 /** Checks the names and tensors of `m`, a file of `fileBytes` bytes; throws a ModelError naming `source` and what is wrong. */
 export function checkModel(m: onnx.IModelProto, source: string, fileBytes: number): void {
   const budget = SPARSE_FACTOR * fileBytes + (1 << 20);
+  const bindings = (m.trainingInfo ?? []).flatMap((ti) => [...(ti.updateBinding ?? []), ...(ti.initializationBinding ?? [])]);
+  const bad = [...bindings.flatMap((b) => [b.key, b.value]), ...(m.metadataProps ?? []).map((p) => p.key)].find((name) => name && CONTROL.test(name));
+  if (bad !== undefined) throw new ModelError(`${source}: the name ${JSON.stringify(bad)} holds control characters`);
   if (m.graph) checkGraph(m.graph, source, budget);
   for (const [i, ti] of (m.trainingInfo ?? []).entries()) {
     if (ti.algorithm) checkGraph(ti.algorithm, `${source} training_info[${i}].algorithm`, budget);
