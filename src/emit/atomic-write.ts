@@ -45,10 +45,10 @@ export function writeFileAtomic(target: string, data: Uint8Array | string | read
 function writeError(target: string, e: unknown): IoError {
   if (e instanceof IoError) return e;
   const err = e as NodeJS.ErrnoException;
-  // "EACCES: permission denied, open '/d/.x.onnx.123.tmp'" or "rename '…tmp' -> '…'": keep just the reason.
+  // "EACCES: permission denied, open '/d/.x.onnx.123.tmp'", "rename '…tmp' -> '…'" or "ENOSPC: …, write": keep just the reason.
   const reason = err.message
     .replace(/^\w+: /, "")
-    .replace(/,\s*(open|rename|write|fsync|close)\s+'[^']*'(\s*->\s*'[^']*')?\s*$/, "");
+    .replace(/,\s*(open|rename|write|fsync|close)(\s+'[^']*'(\s*->\s*'[^']*')?)?\s*$/, "");
   return new IoError(`cannot write ${target}: ${err.code ?? ""} ${reason}`.replace(/\s+/g, " ").trim());
 }
 
