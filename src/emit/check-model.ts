@@ -27,12 +27,35 @@ export function elementCount(dims: readonly unknown[] | null | undefined, what: 
   return n;
 }
 
+/** The typed field a tensor of each element type keeps its values in when not raw (onnx.proto's TensorProto). */
+function typedField(t: onnx.ITensorProto): ArrayLike<unknown> | null | undefined {
+  switch (t.dataType) {
+    case DT.FLOAT:
+      return t.floatData;
+    case DT.DOUBLE:
+      return t.doubleData;
+    case DT.INT64:
+      return t.int64Data;
+    case DT.UINT32:
+    case DT.UINT64:
+      return t.uint64Data;
+    case DT.STRING:
+      return t.stringData;
+    default:
+      return t.int32Data;
+  }
+}
+
+/** A dense tensor's values are in the file, as many as its dims say (or, for external data, in another file alexc does not read). */
 function checkDense(t: onnx.ITensorProto, where: string): void {
   const what = `${where}: tensor '${t.name ?? ""}'`;
   const n = elementCount(t.dims, what);
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return;
   const size = ELEMENT_BYTES[t.dataType ?? 0];
-  if (size !== undefined && t.rawData && t.rawData.length > 0 && t.rawData.length !== n * size) {
-    throw new ModelError(`${what} holds ${t.rawData.length} bytes of raw data for ${n} elements of ${size} bytes`);
+  if (t.rawData && t.rawData.length > 0) {
+    if (size !== undefined && t.rawData.length !== n * size) throw new ModelError(`${what} holds ${t.rawData.length} bytes of raw data for ${n} elements of ${size} bytes`);
+  } else if ((typedField(t)?.length ?? 0) !== n && size !== undefined) {
+    throw new ModelError(`${what} holds ${typedField(t)?.length ?? 0} values for its ${n} elements`);
   }
 }
 
