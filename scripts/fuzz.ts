@@ -40,7 +40,7 @@ for (const t of allTargets(tinyCnnOnnx()).filter((x) => !only || x.name === only
     // The input itself can be large: its bytes go to a file, the report names the seed and path that replay it.
     const file = `fuzz-failure-${t.name}-${seed}.bin`;
     fs.writeFileSync(file, report.counterexample![0]);
-    console.log(`  seed ${seed}, path ${report.counterexamplePath}; input in ${file}\n  ${String((report.errorInstance as Error)?.message).split("\n").slice(0, 12).join("\n  ")}`);
+    console.log(`  seed ${seed}, path ${report.counterexamplePath}; input in ${file}\n  ${String((report.errorInstance as Error)?.message).split("\n").slice(0, 12).map((l) => l.slice(0, 400)).join("\n  ")}`);
   }
 }
 process.exit(failed ? 1 : 0);

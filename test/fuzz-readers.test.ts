@@ -30,7 +30,7 @@ describe.each(targets.map((t) => [t.name, t] as [string, Target]))("fuzzing the 
       { seed: SEED, numRuns: RUNS[name] },
     );
     if (report.failed) {
-      const why = String((report.errorInstance as Error)?.message).split("\n").slice(0, 8).join("\n");
+      const why = String((report.errorInstance as Error)?.message).split("\n").slice(0, 8).map((l) => l.slice(0, 400)).join("\n");
       throw new Error(`${name} reader, seed ${SEED}, path ${report.counterexamplePath} (replay: FUZZ_SEED=${SEED}, or npx tsx scripts/fuzz.ts --only ${name} --seed ${SEED}):\n${why}`);
     }
     // The damage must reach both sides: files still read, and files refused.

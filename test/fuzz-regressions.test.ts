@@ -36,49 +36,56 @@ describe("ONNX", () => {
   };
   const read = (bytes: Uint8Array) => refusal(() => readOnnxAsAlexcDoes(bytes, "m.onnx"));
   const algorithm = (m: onnx.ModelProto) => m.trainingInfo[0].algorithm as onnx.GraphProto;
+  const main = (m: onnx.ModelProto) => m.graph as onnx.GraphProto;
+  const nodes = (g: onnx.GraphProto) => g.node as onnx.NodeProto[];
 
   test("onnx: an inference graph with no output", () => {
-    expect(read(edited((m) => (m.graph.output = []))).error.message).toBe("m.onnx: the inference graph has no output");
+    expect(read(edited((m) => (main(m).output = []))).error.message).toBe("m.onnx: the inference graph has no output");
   });
 
   test("onnx: an inference output that none of its nodes computes", () => {
-    const r = read(edited((m) => (m.graph.node = m.graph.node.filter((n) => !n.output.includes("logits")))));
+    const r = read(edited((m) => (main(m).node = nodes(main(m)).filter((n) => !n.output.includes("logits")))));
     expect(r.error.message).toMatch(/^m\.onnx: the inference graph's output 'logits' is computed by none of its nodes$/);
   });
 
   test("onnx: a node with fewer inputs than its op takes", () => {
-    const r = read(edited((m) => algorithm(m).node.find((n) => n.opType === "Sub")!.input.splice(1)));
+    const r = read(edited((m) => nodes(algorithm(m)).find((n) => n.opType === "Sub")!.input.splice(1)));
     expect(r.error.message).toMatch(/^m\.onnx: .*Sub.*needs 2 inputs/);
     expect(r.error.exitCode).toBe(2);
   });
 
   test("onnx: a sparse tensor claiming more elements than the file could use", () => {
-    const r = read(edited((m) => (algorithm(m).sparseInitializer[0].dims = [1e6, 1e6])));
+    const r = read(edited((m) => ((algorithm(m).sparseInitializer[0] as onnx.SparseTensorProto).dims = [1e6, 1e6])));
     expect(r.error.message).toMatch(/^m\.onnx training_info\[0\]\.algorithm: sparse tensor '.*' declares 1000000000000 elements, more than a file of this size can use/);
     expect(r.largest).toBeLessThan(1 << 20);
   });
 
   test("onnx: a dense tensor with huge dims and no data", () => {
-    const r = read(edited((m) => Object.assign(m.graph.initializer[0], { dims: [1e6, 1e6], rawData: new Uint8Array(), dataType: onnx.TensorProto.DataType.FLOAT16 })));
+    const r = read(edited((m) => Object.assign(main(m).initializer[0], { dims: [1e6, 1e6], rawData: new Uint8Array(), dataType: onnx.TensorProto.DataType.FLOAT16 })));
     expect(r.error.message).toMatch(/^m\.onnx: tensor 'conv1\.weight' holds 0 values for its 1000000000000 elements$/);
   });
 
   test("onnx: a negative dim", () => {
-    expect(read(edited((m) => (m.graph.initializer[0].dims = [-4, -5]))).error.message).toMatch(/^m\.onnx: tensor 'conv1\.weight' has dim -4; dims are non-negative integers$/);
+    expect(read(edited((m) => (main(m).initializer[0].dims = [-4, -5]))).error.message).toMatch(/^m\.onnx: tensor 'conv1\.weight' has dim -4; dims are non-negative integers$/);
   });
 
   test("onnx: a name holding a newline", () => {
-    const r = read(edited((m) => (m.trainingInfo[0].initializationBinding[0].key = "a\nb")));
+    const r = read(edited((m) => ((m.trainingInfo[0] as onnx.TrainingInfoProto).initializationBinding[0].key = "a\nb")));
     expect(r.error.message).toBe('m.onnx: the name "a\\nb" holds control characters');
   });
 
+  test("onnx: a symbolic dim holding control characters", () => {
+    const r = read(edited((m) => ((main(m).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![0].dimParam = "N\n")));
+    expect(r.error.message).toBe('m.onnx: the name "N\\n" holds control characters');
+  });
+
   test("onnx: an attribute its op does not have", () => {
-    const r = read(edited((m) => m.graph.node[0].attribute.push(onnx.AttributeProto.create({ name: "", type: onnx.AttributeProto.AttributeType.INT, i: 1 }))));
+    const r = read(edited((m) => nodes(main(m))[0].attribute.push(onnx.AttributeProto.create({ name: "", type: onnx.AttributeProto.AttributeType.INT, i: 1 }))));
     expect(r.error.message).toMatch(/^m\.onnx: node 'conv1\/Conv' \(Conv\): attribute '' \(int\) is not one of Conv's \(/);
   });
 
   test("onnx: an op alexc does not know in the training step", () => {
-    const r = read(edited((m) => (algorithm(m).node.find((n) => n.opType === "Concat" || n.opType === "Mul")!.opType = "Boncat")));
+    const r = read(edited((m) => (nodes(algorithm(m)).find((n) => n.opType === "Concat" || n.opType === "Mul")!.opType = "Boncat")));
     expect(r.error.message).toMatch(/^m\.onnx: node '.*' runs "Boncat", an op alexc does not train$/);
   });
 
@@ -90,7 +97,7 @@ describe("ONNX", () => {
   });
 
   test("onnx: a node with neither a name nor outputs (inspect)", () => {
-    const m = decodeModel(edited((m) => m.graph.node.push(onnx.NodeProto.create({ opType: "Relu", input: ["input"] }))), "m.onnx");
+    const m = decodeModel(edited((m) => main(m).node.push(onnx.NodeProto.create({ opType: "Relu", input: ["input"] }))), "m.onnx");
     expect(formatSummary(summarize(m), "m")).toMatch(/^\(unnamed\)\s+Relu\s+\?\s+0$/m);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * A decoded ONNX file checked before any reader uses it. Its names (nodes, values, tensors, ops)
+ * A decoded ONNX file checked before any reader uses it. Its names (nodes, values, dims, tensors, ops)
  * are text without control characters, so that a message quoting one stays one line. Its tensors
  * are checked against the file before anything is allocated for them: every dim a non-negative safe integer, raw data exactly as long as the dims and element
  * type say, and a sparse tensor (whose dense size the file does not pay for) no larger than
@@ -70,7 +70,8 @@ function checkSparse(s: onnx.ISparseTensorProto, where: string, budget: number):
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 function checkNames(g: onnx.IGraphProto, where: string): void {
-  const values = [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])].map((v) => v.name);
+  const infos = [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])];
+  const values = [...infos.map((v) => v.name), ...infos.flatMap((v) => (v.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam))];
   const tensors = [...(g.initializer ?? []), ...(g.sparseInitializer ?? []).map((s) => s.values ?? {})].map((t) => t.name);
   const nodes = (g.node ?? []).flatMap((n) => [n.name, n.opType, n.domain, ...(n.input ?? []), ...(n.output ?? []), ...(n.attribute ?? []).map((a) => a.name)]);
   const bad = [...values, ...tensors, ...nodes].find((name) => name && CONTROL.test(name));
