@@ -11,6 +11,8 @@
  */
 import fc from "fast-check";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { judge } from "../test/helpers/fuzz/guard";
 import { tinyCnnOnnx } from "../test/helpers/fuzz/onnx-seed";
 import { allTargets } from "../test/helpers/fuzz/targets";
@@ -38,7 +40,7 @@ for (const t of allTargets(tinyCnnOnnx()).filter((x) => !only || x.name === only
   if (report.failed) {
     failed = true;
     // The input itself can be large: its bytes go to a file, the report names the seed and path that replay it.
-    const file = `fuzz-failure-${t.name}-${seed}.bin`;
+    const file = path.join(os.tmpdir(), `alexc-fuzz-failure-${t.name}-${seed}.bin`);
     fs.writeFileSync(file, report.counterexample![0]);
     console.log(`  seed ${seed}, path ${report.counterexamplePath}; input in ${file}\n  ${String((report.errorInstance as Error)?.message).split("\n").slice(0, 12).map((l) => l.slice(0, 400)).join("\n  ")}`);
   }

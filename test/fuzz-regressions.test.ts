@@ -79,6 +79,12 @@ describe("ONNX", () => {
     expect(r.error.message).toBe('m.onnx: the name "N\\n" holds control characters');
   });
 
+  test("onnx: a tensor inside an attribute whose name holds control characters", () => {
+    const constant = (m: onnx.ModelProto) => nodes(algorithm(m)).find((n) => n.attribute.some((a) => a.t))!;
+    const r = read(edited((m) => (constant(m).attribute.find((a) => a.t)!.t!.name = "v\n")));
+    expect(r.error.message).toMatch(/^m\.onnx training_info\[0\]\.algorithm: node '.*' attribute 'value': the name "v\\n" holds control characters$/);
+  });
+
   test("onnx: an attribute its op does not have", () => {
     const r = read(edited((m) => nodes(main(m))[0].attribute.push(onnx.AttributeProto.create({ name: "", type: onnx.AttributeProto.AttributeType.INT, i: 1 }))));
     expect(r.error.message).toMatch(/^m\.onnx: node 'conv1\/Conv' \(Conv\): attribute '' \(int\) is not one of Conv's \(/);

@@ -48,6 +48,7 @@ function typedField(t: onnx.ITensorProto): ArrayLike<unknown> | null | undefined
 
 /** A dense tensor's values are in the file, as many as its dims say (or, for external data, in another file alexc does not read). */
 function checkDense(t: onnx.ITensorProto, where: string): void {
+  checkName(t.name, where);
   const what = `${where}: tensor '${t.name ?? ""}'`;
   const n = elementCount(t.dims, what);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return;
@@ -74,8 +75,11 @@ function checkNames(g: onnx.IGraphProto, where: string): void {
   const values = [...infos.map((v) => v.name), ...infos.flatMap((v) => (v.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam))];
   const tensors = [...(g.initializer ?? []), ...(g.sparseInitializer ?? []).map((s) => s.values ?? {})].map((t) => t.name);
   const nodes = (g.node ?? []).flatMap((n) => [n.name, n.opType, n.domain, ...(n.input ?? []), ...(n.output ?? []), ...(n.attribute ?? []).map((a) => a.name)]);
-  const bad = [...values, ...tensors, ...nodes].find((name) => name && CONTROL.test(name));
-  if (bad !== undefined) throw new ModelError(`${where}: the name ${JSON.stringify(bad)} holds control characters`);
+  for (const name of [...values, ...tensors, ...nodes]) checkName(name, where);
+}
+
+function checkName(name: string | null | undefined, where: string): void {
+  if (name && CONTROL.test(name)) throw new ModelError(`${where}: the name ${JSON.stringify(name)} holds control characters`);
 }
 
 function checkGraph(g: onnx.IGraphProto, where: string, budget: number): void {
@@ -96,8 +100,7 @@ function checkGraph(g: onnx.IGraphProto, where: string, budget: number): void {
 export function checkModel(m: onnx.IModelProto, source: string, fileBytes: number): void {
   const budget = SPARSE_FACTOR * fileBytes + (1 << 20);
   const bindings = (m.trainingInfo ?? []).flatMap((ti) => [...(ti.updateBinding ?? []), ...(ti.initializationBinding ?? [])]);
-  const bad = [...bindings.flatMap((b) => [b.key, b.value]), ...(m.metadataProps ?? []).map((p) => p.key)].find((name) => name && CONTROL.test(name));
-  if (bad !== undefined) throw new ModelError(`${source}: the name ${JSON.stringify(bad)} holds control characters`);
+  for (const name of [...bindings.flatMap((b) => [b.key, b.value]), ...(m.metadataProps ?? []).map((p) => p.key)]) checkName(name, source);
   if (m.graph) checkGraph(m.graph, source, budget);
   for (const [i, ti] of (m.trainingInfo ?? []).entries()) {
     if (ti.algorithm) checkGraph(ti.algorithm, `${source} training_info[${i}].algorithm`, budget);
