@@ -85,6 +85,11 @@ describe("ONNX", () => {
     expect(r.error.message).toMatch(/^m\.onnx training_info\[0\]\.algorithm: node '.*' attribute 'value': the name "v\\n" holds control characters$/);
   });
 
+  test("onnx: a training Dropout without its mask output", () => {
+    const r = read(edited((m) => nodes(algorithm(m)).find((n) => n.opType === "Dropout")!.output.splice(1)));
+    expect(r.error.message).toBe("m.onnx: Dropout 'train/dropout1/Dropout' of the training step needs an input, a mask output and a constant ratio");
+  });
+
   test("onnx: an attribute its op does not have", () => {
     const r = read(edited((m) => nodes(main(m))[0].attribute.push(onnx.AttributeProto.create({ name: "", type: onnx.AttributeProto.AttributeType.INT, i: 1 }))));
     expect(r.error.message).toMatch(/^m\.onnx: node 'conv1\/Conv' \(Conv\): attribute '' \(int\) is not one of Conv's \(/);

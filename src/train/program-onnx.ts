@@ -38,6 +38,7 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
   const bound = state.variables.map((v): Value => ({ name: v.name, dtype: v.dtype, shape: v.dims }));
   const step = standaloneStep(bound)(algorithm);
   checkOpsKnown([...g.nodes, ...step.nodes], file);
+  checkDropouts(step, file);
 
   return {
     name: model.metadata.get("alexc.model") ?? (g.name || "model"),
@@ -79,6 +80,13 @@ function checkOpsKnown(nodes: readonly Node[], file: string): void {
   const known = new Set(registeredOps());
   const unknown = nodes.find((n) => !n.domain && !known.has(n.op));
   if (unknown) throw new ModelError(`${file}: node '${unknown.name}' runs ${JSON.stringify(unknown.op)}, an op alexc does not train`);
+}
+
+/** The trainer feeds each training Dropout's mask (passes/dropout-masks.ts), which needs its input, its mask output and a constant ratio. */
+function checkDropouts(step: Graph, file: string): void {
+  const constants = new Set(step.initializers.map((t) => t.name));
+  const bad = step.nodes.find((n) => n.op === "Dropout" && !n.domain && !(n.inputs[0] && n.outputs.length === 2 && n.inputs[1] && constants.has(n.inputs[1].name)));
+  if (bad) throw new ModelError(`${file}: Dropout '${bad.name}' of the training step needs an input, a mask output and a constant ratio`);
 }
 
 /** The inference graph the evaluation runs: one image input besides its parameters, and logits out. */
