@@ -90,6 +90,18 @@ describe("ONNX", () => {
     expect(r.error.message).toBe("m.onnx: Dropout 'train/dropout1/Dropout' of the training step needs an input, a mask output and a constant ratio");
   });
 
+  test("onnx: a training step output that none of its nodes computes", () => {
+    const r = read(edited((m) => (algorithm(m).node = nodes(algorithm(m)).filter((n) => !n.output.includes("conv1.bias.next")))));
+    expect(r.error.message).toBe("m.onnx: the training step's output 'conv1.bias.next' is computed by none of its nodes");
+  });
+
+  test("onnx: an attribute value alexc never writes (a Cast to an unknown type)", () => {
+    const cast = (m: onnx.ModelProto) => nodes(algorithm(m)).find((n) => n.opType === "Cast")!;
+    const r = read(edited((m) => (cast(m).attribute[0].i = 99)));
+    expect(r.error.message).toMatch(/^m\.onnx: Cast to unsupported type/);
+    expect(r.error.exitCode).toBe(2);
+  });
+
   test("onnx: an attribute its op does not have", () => {
     const r = read(edited((m) => nodes(main(m))[0].attribute.push(onnx.AttributeProto.create({ name: "", type: onnx.AttributeProto.AttributeType.INT, i: 1 }))));
     expect(r.error.message).toMatch(/^m\.onnx: node 'conv1\/Conv' \(Conv\): attribute '' \(int\) is not one of Conv's \(/);

@@ -39,6 +39,7 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
   const step = standaloneStep(bound)(algorithm);
   checkOpsKnown([...g.nodes, ...step.nodes], file);
   checkDropouts(step, file);
+  checkOutputsComputed(step, "training step", file);
 
   return {
     name: model.metadata.get("alexc.model") ?? (g.name || "model"),
@@ -64,13 +65,17 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
 
 /**
  * A graph built from the file's nodes: a shape rule that fails there (a node with too few inputs,
- * say) fails because of the file, so the error names it (exit 2, a bad model file).
+ * an attribute value alexc never writes) fails because of the file, so the error names it (exit 2,
+ * a bad model file). The rules' own "internal:" checks guard what alexc's tracing guarantees and
+ * a file need not, so they count too; any other error is still a bug.
  */
 function ofFile<T>(file: string, build: () => T): T {
   try {
     return build();
   } catch (e) {
-    if (e instanceof AlexcError && !(e instanceof ModelError && e.message.startsWith(file))) throw new ModelError(`${file}: ${e.message}`);
+    if (e instanceof ModelError && e.message.startsWith(file)) throw e;
+    if (e instanceof AlexcError) throw new ModelError(`${file}: ${e.message}`);
+    if (e instanceof Error && e.message.startsWith("internal: ")) throw new ModelError(`${file}: ${e.message.slice(10).split("\n")[0]}`);
     throw e;
   }
 }
@@ -87,6 +92,13 @@ function checkDropouts(step: Graph, file: string): void {
   const constants = new Set(step.initializers.map((t) => t.name));
   const bad = step.nodes.find((n) => n.op === "Dropout" && !n.domain && !(n.inputs[0] && n.outputs.length === 2 && n.inputs[1] && constants.has(n.inputs[1].name)));
   if (bad) throw new ModelError(`${file}: Dropout '${bad.name}' of the training step needs an input, a mask output and a constant ratio`);
+}
+
+/** Every output of a graph from the file is an input, an initialiser or some node's output: the passes carry outputs over by name. */
+function checkOutputsComputed(g: Graph, what: string, file: string): void {
+  const known = new Set([...g.inputs, ...g.initializers, ...g.nodes.flatMap((n) => n.outputs)].map((v) => v.name));
+  const missing = g.outputs.find((o) => !known.has(o.name));
+  if (missing) throw new ModelError(`${file}: the ${what}'s output '${missing.name}' is computed by none of its nodes`);
 }
 
 /** The inference graph the evaluation runs: one image input besides its parameters, and logits out. */

@@ -12,6 +12,9 @@ import { formatSummary, summarize } from "../../../src/emit/summary";
 import { floatValues } from "../../../src/emit/tensor-data";
 import { toFloat16 } from "../../../src/emit/to-float16";
 import { programFromOnnx } from "../../../src/train/program-onnx";
+import { sessionBytes } from "../../../src/emit/session-bytes";
+import { cpuPasses } from "../../../src/passes/cpu";
+import { runPasses } from "../../../src/passes/run";
 
 /** What alexc does with an .onnx file before handing anything to onnxruntime, command by command. */
 export function readOnnxAsAlexcDoes(bytes: Uint8Array, file: string): void {
@@ -22,8 +25,10 @@ export function readOnnxAsAlexcDoes(bytes: Uint8Array, file: string): void {
   for (const t of m.graph?.initializer ?? []) if (t.dataType === onnx.TensorProto.DataType.FLOAT) floatValues(t, file);
   const program = programFromOnnx(m, file);
   program.initial();
-  program.evalGraph();
-  program.loweredStepGraph("dropout");
+  // The CPU target's passes and the encoding onnxruntime receives, as `train` runs them.
+  const passes = cpuPasses({ blockSize: 8, winograd: true, batch: 16 });
+  sessionBytes(runPasses(program.evalGraph(), passes));
+  sessionBytes(runPasses(program.loweredStepGraph("dropout").graph, passes));
 }
 
 const DIMS = [0, -1, 3, 1e6, 2 ** 31, 1e12, 2 ** 53 + 2, -(2 ** 62)];
