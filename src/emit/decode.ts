@@ -1,8 +1,12 @@
-/** ONNX bytes → ModelProto, with a clear error for anything that is not an ONNX model. */
+/**
+ * ONNX bytes → ModelProto, with a clear error for anything that is not an ONNX model, and its
+ * names and tensors checked (check-model.ts) before any reader allocates for it.
+ */
 import { IoError } from "../graph/errors";
 import * as protobuf from "protobufjs/minimal";
 import { onnx } from "./proto";
 import { readInputFile } from "./read-input";
+import { checkModel } from "./check-model";
 
 export function decodeModel(bytes: Uint8Array, source: string): onnx.ModelProto {
   let m: onnx.ModelProto;
@@ -15,6 +19,7 @@ export function decodeModel(bytes: Uint8Array, source: string): onnx.ModelProto 
   if (!m.graph || !(ir >= 1 && ir <= 20) || m.opsetImport.length === 0) {
     throw new IoError(`${source}: not an ONNX model (no graph, IR version or opset import)`);
   }
+  checkModel(m, source, bytes.byteLength);
   return m;
 }
 

@@ -6,7 +6,7 @@
  * alexc's registry (onnxruntime's com.microsoft.nchwc kernels) pass through unchanged; a Loop's or
  * If's body becomes an IR Graph that reads the enclosing graph's values by name.
  */
-import { ModelError } from "../graph/errors";
+import { AlexcError, ModelError } from "../graph/errors";
 import type { Graph, Node } from "../graph/ir";
 import { AttrKind, AttrValue, RuleContext } from "../graph/op";
 import { lookupOp, registeredOps } from "../graph/ops";
@@ -84,8 +84,11 @@ function importNode(n: onnx.INodeProto, scope: ReadonlyMap<string, Value>, decla
   const inputs = (n.input ?? []).map((i) => (i ? (scope.get(i) ?? valueOf(i, declared, `${where}: input`)) : undefined));
   const attrs: Record<string, AttrValue> = {};
   const attrKinds: Record<string, AttrKind> = {};
+  const schema = !n.domain && REGISTERED.has(op) ? lookupOp(op).attrs : undefined;
   for (const a of n.attribute ?? []) {
     const [kind, value] = attribute(a, scope, `${where}: attribute '${a.name}'`);
+    // A registered op's attributes are the ones its rules read, of the kinds they expect.
+    if (schema && schema[a.name ?? ""] !== kind) throw new ModelError(`${where}: attribute '${a.name}' (${kind}) is not one of ${op}'s (${Object.entries(schema).map(([k, v]) => `${k}: ${v}`).join(", ")})`);
     attrs[a.name ?? ""] = value;
     attrKinds[a.name ?? ""] = kind;
   }
@@ -96,11 +99,26 @@ function importNode(n: onnx.INodeProto, scope: ReadonlyMap<string, Value>, decla
     if (t) return t;
     // An intermediate the file does not describe: a registered op's shape rule knows its type.
     if (n.domain || !REGISTERED.has(op)) throw new ModelError(`${where}: output '${o}' has no declared type, and '${op}' is not an op alexc knows`);
-    inferred ??= lookupOp(op).infer(inputs, attrs, new RuleContext(op, name, undefined, []), names.length);
+    inferred ??= inferImported(where, () => lookupOp(op).infer(inputs, attrs, new RuleContext(op, name, undefined, []), names.length));
+    if (!inferred[i]) throw new ModelError(`${where}: has ${names.length} outputs, the op gives ${inferred.length}`);
     return inferred[i];
   };
   const outputs = names.map((o, i) => ({ name: o, ...outputType(o, i) }));
   return { name, op, ...(n.domain ? { domain: n.domain } : {}), attrKinds, inputs, outputs, attrs, ...(n.docString ? { doc: n.docString } : {}) };
+}
+
+/**
+ * A shape rule run on a file's node: the rules were written for graphs alexc traced, so a node
+ * they do not fit (too few inputs, an attribute of another kind) is the file's fault, reported as
+ * such with the node, whatever the rule threw.
+ */
+function inferImported(where: string, infer: () => TensorType[]): TensorType[] {
+  try {
+    return infer();
+  } catch (e) {
+    const why = e instanceof AlexcError ? e.message.replace(/^shape error in \S+ '[^']*': /, "") : "its inputs or attributes do not fit the op";
+    throw new ModelError(`${where}: ${why}`);
+  }
 }
 
 function attribute(a: onnx.IAttributeProto, scope: ReadonlyMap<string, Value>, where: string): [AttrKind, AttrValue] {

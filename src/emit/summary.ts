@@ -55,7 +55,7 @@ export function summarize(m: onnx.ModelProto): Summary {
         params += tensorSize(t);
       }
     }
-    return { name: n.name || n.output[0], op: n.opType!, output: types.get(n.output[0]) ?? "?", params };
+    return { name: n.name || n.output[0] || "(unnamed)", op: n.opType ?? "", output: types.get(n.output[0]) ?? "?", params };
   });
   const ti = m.trainingInfo[0] as onnx.TrainingInfoProto | undefined;
   return {

@@ -44,6 +44,7 @@ export function sparseFloatValues(s: onnx.ISparseTensorProto, file: string): Flo
   if ((s.values.dims ?? []).some((d) => Number(d) === 0)) return out;
   const values = floatValues(s.values, file);
   const idx = s.indices;
+  if (idx && idx.dataType !== DT.INT64) throw new ModelError(`${file}: sparse tensor '${name}' has indices of type ${idx.dataType}, not int64`);
   const positions = idx?.rawData?.length ? Array.from(new BigInt64Array(Uint8Array.from(idx.rawData).buffer), Number) : (idx?.int64Data ?? []).map(Number);
   const rank = (idx?.dims ?? []).length === 2 ? dims.length : 1;
   if (positions.length !== values.length * rank) throw new ModelError(`${file}: sparse tensor '${name}' has ${values.length} values but ${positions.length} indices`);

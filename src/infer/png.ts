@@ -74,12 +74,16 @@ export function decodePng(bytes: Uint8Array, source: string): Image {
   const h = chunks.header;
   if (h.colour === 3 && !chunks.palette) fail("palette image without PLTE chunk");
   if (chunks.idat.length === 0) fail("no image data (IDAT)");
+  // The scanlines the header implies: inflating stops there, and a shorter stream is refused
+  // before the image is allocated, so memory follows the data the file holds, not its header.
+  const expected = rawSize(h);
   let raw: Buffer;
   try {
-    raw = zlib.inflateSync(Buffer.concat(chunks.idat));
+    raw = zlib.inflateSync(Buffer.concat(chunks.idat), { maxOutputLength: expected, finishFlush: zlib.constants.Z_SYNC_FLUSH });
   } catch (e) {
-    return fail(`corrupt image data (${(e as Error).message})`);
+    return fail(`corrupt image data (${(e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" ? `more than the ${expected} bytes of a ${h.width}×${h.height} image` : (e as Error).message})`);
   }
+  if (raw.length < expected) fail(`truncated image data (${raw.length} of ${expected} bytes)`);
   const plane = unfilterImage(raw, h, fail);
   if (h.colour !== 3) return { width: h.width, height: h.height, channels: SAMPLES[h.colour] as 1 | 2 | 3 | 4, data: plane };
   return expandPalette(plane, h, chunks.palette!, chunks.trns, fail);
@@ -95,6 +99,8 @@ function readChunks(buf: Buffer, fail: Fail): Chunks {
     if (pos + 12 > buf.length) fail("truncated file (no IEND chunk)");
     const len = buf.readUInt32BE(pos);
     const type = buf.toString("latin1", pos + 4, pos + 8);
+    // Chunk types are four ASCII letters; anything else is damage, and not text to print.
+    if (!/^[A-Za-z]{4}$/.test(type)) fail(`bad chunk type at byte ${pos + 4} (not four letters)`);
     if (pos + 12 + len > buf.length) fail(`truncated ${type} chunk`);
     const body = buf.subarray(pos + 8, pos + 8 + len);
     if (crc32(buf.subarray(pos + 4, pos + 8 + len)) !== buf.readUInt32BE(pos + 8 + len)) fail(`corrupt ${type} chunk (CRC mismatch)`);
@@ -133,6 +139,18 @@ function readHeader(body: Buffer, fail: Fail): Header {
   if (width * height > MAX_PIXELS) fail(`image too large (${width}×${height})`);
   if (body[10] !== 0 || body[11] !== 0 || h.interlace > 1) fail("unknown compression, filter or interlace method");
   return h;
+}
+
+/** Bytes of the filtered scanlines of every pass (a filter byte per line). */
+function rawSize(h: Header): number {
+  const bitsPerPixel = SAMPLES[h.colour] * h.depth;
+  let total = 0;
+  for (const [x0, y0, dx, dy] of h.interlace ? ADAM7 : ([[0, 0, 1, 1]] as const)) {
+    const pw = Math.ceil((h.width - x0) / dx);
+    const ph = Math.ceil((h.height - y0) / dy);
+    if (pw > 0 && ph > 0) total += ph * (1 + Math.ceil((pw * bitsPerPixel) / 8));
+  }
+  return total;
 }
 
 /** Samples of the whole image, 8-bit, before palette expansion (every Adam7 pass put in place). */

@@ -6,7 +6,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { ModelError } from "../graph/errors";
-import { readMetadataOnly } from "../emit/decode";
+import { decodeModel } from "../emit/decode";
 import { readInputFile } from "../emit/read-input";
 import { decodePng } from "./png";
 import { imageToInput } from "./image-input";
@@ -29,7 +29,9 @@ export interface ImageModel {
 /** Opens a classifier whose input is an image batch float32 [N, C, H, W] (C 1 or 3) and whose output is [N, classes]. */
 export async function openImageModel(file: string, threads?: number): Promise<ImageModel> {
   const bytes = readInputFile(file);
-  const meta = readMetadataOnly(bytes, file);
+  // Decoded and checked by alexc first (decode.ts), so that onnxruntime's parser only sees files
+  // that are ONNX models with consistent tensors.
+  const meta = new Map((decodeModel(bytes, file).metadataProps ?? []).map((p) => [p.key ?? "", p.value ?? ""]));
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, threads ? { intraOpNumThreads: threads } : {});

@@ -8,6 +8,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import { BadDataError } from "../graph/errors";
 import { writeFileAtomic } from "../emit/atomic-write";
+import { checkHeader } from "./checkpoint-header";
 
 const MAGIC = Buffer.from("ALEXCKPT1\n");
 
@@ -31,7 +32,8 @@ export interface Checkpoint {
   tensors: Map<string, { dims: number[]; data: Float32Array }>;
 }
 
-export function saveCheckpoint(file: string, ckpt: Checkpoint): void {
+/** The file's bytes in pieces (header, then each tensor as it is), so that large state needs no joined copy. */
+export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array[] {
   const entries = [...ckpt.tensors];
   const hash = createHash("sha256");
   let offset = 0;
@@ -46,8 +48,11 @@ export function saveCheckpoint(file: string, ckpt: Checkpoint): void {
   MAGIC.copy(head, 0);
   head.writeUInt32LE(header.length, MAGIC.length);
   header.copy(head, MAGIC.length + 4);
-  // The tensors go out as they are, with no joined copy: with the optimizer state they are large.
-  writeFileAtomic(file, [head, ...entries.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
+  return [head, ...entries.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+}
+
+export function saveCheckpoint(file: string, ckpt: Checkpoint): void {
+  writeFileAtomic(file, encodeCheckpoint(ckpt));
 }
 
 export function loadCheckpoint(file: string): Checkpoint {
@@ -57,6 +62,14 @@ export function loadCheckpoint(file: string): Checkpoint {
   } catch (e) {
     throw new CheckpointError(`${file}: cannot read checkpoint (${(e as NodeJS.ErrnoException).code})`);
   }
+  return decodeCheckpoint(buf, file);
+}
+
+/**
+ * A checkpoint's bytes → its contents. The checksum covers the tensor bytes, not the header, so
+ * every header field is checked against the file before anything is allocated for it.
+ */
+export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
   const bad = (why: string): never => {
     throw new CheckpointError(`${file}: corrupt checkpoint: ${why}`);
   };
@@ -64,20 +77,19 @@ export function loadCheckpoint(file: string): Checkpoint {
   const hlen = buf.readUInt32LE(MAGIC.length);
   const start = MAGIC.length + 4 + hlen;
   if (start > buf.length) bad(`header of ${hlen} bytes runs past the end of the ${buf.length}-byte file`);
-  let header: CheckpointMeta & { tensors: { name: string; dims: number[]; offset: number; length: number }[]; bytes: number; sha256: string };
+  let parsed: unknown;
   try {
-    header = JSON.parse(buf.subarray(MAGIC.length + 4, start).toString("utf8"));
+    parsed = JSON.parse(buf.subarray(MAGIC.length + 4, start).toString("utf8"));
   } catch {
     return bad("header is not valid JSON");
   }
   const body = buf.subarray(start);
-  if (body.length !== header.bytes) bad(`expected ${header.bytes} bytes of tensors, found ${body.length}`);
+  const header = checkHeader(parsed, body.length, bad);
   if (createHash("sha256").update(body).digest("hex") !== header.sha256) bad("checksum mismatch");
   const tensors = new Map<string, { dims: number[]; data: Float32Array }>();
   for (const t of header.tensors) {
-    const bytes = body.subarray(t.offset, t.offset + t.length * 4);
     const data = new Float32Array(t.length);
-    new Uint8Array(data.buffer).set(bytes);
+    new Uint8Array(data.buffer).set(body.subarray(t.offset, t.offset + t.length * 4));
     tensors.set(t.name, { dims: t.dims, data });
   }
   const { tensors: _i, bytes: _b, sha256: _s, ...meta } = header;

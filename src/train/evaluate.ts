@@ -9,6 +9,7 @@ import type { Split } from "./data/fashion-mnist";
 import type { TrainingProgram } from "./program";
 import { createSession } from "./session";
 import { sessionBytes } from "../emit/session-bytes";
+import { pausePoint } from "../emit/pause-point";
 import { runPasses } from "../passes/run";
 import type { TargetSpec } from "./targets/target";
 
@@ -40,6 +41,7 @@ export class Evaluator {
         labels: new ort.Tensor("int64", batch.labels, [indices.length]),
       });
       correct += Number(out.correct.data[0]);
+      pausePoint("evaluate");
     }
     return correct / split.count;
   }

@@ -6,9 +6,10 @@
  * trained model is the same file with new initialiser values. The bound tensors and their stored
  * values (dense, or a fresh build's sparse zeros) are read by training-state.ts.
  */
-import type { Preprocess, TrainDefaults } from "../graph/dsl";
-import { ModelError } from "../graph/errors";
-import type { Graph } from "../graph/ir";
+import type { Preprocess } from "../graph/dsl";
+import { AlexcError, ModelError } from "../graph/errors";
+import type { Graph, Node } from "../graph/ir";
+import { registeredOps } from "../graph/ops";
 import type { Value } from "../graph/types";
 import { encodeModel } from "../emit/encode";
 import { importModel } from "../emit/import";
@@ -17,8 +18,7 @@ import { torchNamesFromMetadata } from "../emit/state-dict";
 import { dropoutMasks } from "../passes/dropout-masks";
 import { standaloneStep } from "../passes/standalone-step";
 import { evalGraph } from "./eval-graph";
-import { LABEL_SMOOTHING_KEY } from "./loss";
-import { OPTIMIZER_KEY } from "./optim/make";
+import { labelSmoothingOf, optimizerOf, preprocessOf, trainDefaultsOf } from "./onnx-metadata";
 import type { TrainingProgram } from "./program";
 import { STEP_COUNTER } from "./step";
 import { readTrainingState, withTrainingState } from "./training-state";
@@ -27,18 +27,19 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
   const ti = m.trainingInfo[0] as onnx.TrainingInfoProto | undefined;
   if (!ti?.algorithm) throw new ModelError(`${file}: has no training_info; build it with \`alexc build\` (without --no-training)`);
   const model = importModel(m, file);
-  const prepText = model.metadata.get("alexc.preprocess");
-  if (!prepText) throw new ModelError(`${file}: no alexc.preprocess metadata: cannot tell how raw images enter the model`);
-  const prep = JSON.parse(prepText) as { raw: { shape: [string, number, number, number] }; resize: { size: [number, number] } | null };
-  const preprocess: Preprocess = { raw: [prep.raw.shape[1], prep.raw.shape[2], prep.raw.shape[3]], resize: prep.resize?.size[0] };
+  const preprocess = preprocessOf(model.metadata, file);
   const g = model.graph;
+  checkInferenceGraph(g, file);
   const { algorithm } = model.trainingInfo[0];
   const state = readTrainingState(m, file);
   const mutable = state.variables.filter((v) => v.name !== STEP_COUNTER).map(({ name, dims }) => ({ name, dims }));
   const params = state.variables.filter((v) => v.parameter).map(({ name, dims }) => ({ name, dims }));
-  const optimizer = optimizerOf(model.metadata.get(OPTIMIZER_KEY), mutable);
+  const optimizer = optimizerOf(model.metadata, mutable, file);
   const bound = state.variables.map((v): Value => ({ name: v.name, dtype: v.dtype, shape: v.dims }));
   const step = standaloneStep(bound)(algorithm);
+  checkOpsKnown([...g.nodes, ...step.nodes], file);
+  checkDropouts(step, file);
+  checkOutputsComputed(step, "training step", file);
 
   return {
     name: model.metadata.get("alexc.model") ?? (g.name || "model"),
@@ -47,25 +48,64 @@ export function programFromOnnx(m: onnx.ModelProto, file: string): TrainingProgr
     params,
     torchNames: torchNamesFromMetadata(m, file),
     optimizer,
-    labelSmoothing: Number(model.metadata.get(LABEL_SMOOTHING_KEY) ?? 0),
-    defaults: JSON.parse(model.metadata.get("alexc.train_defaults") ?? "{}") as TrainDefaults,
+    labelSmoothing: labelSmoothingOf(model.metadata, file),
+    defaults: trainDefaultsOf(model.metadata, file),
     initial: () => state.values(),
     lowerings: ["dropout"],
     loweredStepGraph(kind) {
       if (kind !== "dropout") throw new ModelError(`${file}: the ${kind} lowering needs the model file (.ts), not a built .onnx`);
-      const graph = dropoutMasks(step);
+      const graph = ofFile(file, () => dropoutMasks(step));
       return { graph, masks: graph.masks };
     },
     stepGraph: (dropoutSeed) => seededDropouts(step, dropoutSeed),
-    evalGraph: () => inferenceEvalGraph(g, preprocess, params.map((p) => p.name), model.metadata.get("alexc.model") ?? g.name),
+    evalGraph: () => ofFile(file, () => inferenceEvalGraph(g, preprocess, params.map((p) => p.name), model.metadata.get("alexc.model") ?? g.name)),
     trainedModel: (tensors, stepCount) => encodeModel(withTrainingState(m, tensors, stepCount)),
   };
 }
 
-/** AdamW's files say so in the metadata (it keeps Adam's state names); Adam and SGD are told by their state. */
-function optimizerOf(meta: string | undefined, mutable: readonly { name: string }[]): string {
-  if (meta) return (JSON.parse(meta) as { name: string }).name;
-  return mutable.some((t) => t.name.endsWith(".adam_m")) ? "adam" : "sgd";
+/**
+ * A graph built from the file's nodes: a shape rule that fails there (a node with too few inputs,
+ * an attribute value alexc never writes) fails because of the file, so the error names it (exit 2,
+ * a bad model file). The rules' own "internal:" checks guard what alexc's tracing guarantees and
+ * a file need not, so they count too; any other error is still a bug.
+ */
+function ofFile<T>(file: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof ModelError && e.message.startsWith(file)) throw e;
+    if (e instanceof AlexcError) throw new ModelError(`${file}: ${e.message}`);
+    if (e instanceof Error && e.message.startsWith("internal: ")) throw new ModelError(`${file}: ${e.message.slice(10).split("\n")[0]}`);
+    throw e;
+  }
+}
+
+/** The passes rebuild nodes of the standard domain through alexc's op registry, so a built file may hold only ops it knows there. */
+function checkOpsKnown(nodes: readonly Node[], file: string): void {
+  const known = new Set(registeredOps());
+  const unknown = nodes.find((n) => !n.domain && !known.has(n.op));
+  if (unknown) throw new ModelError(`${file}: node '${unknown.name}' runs ${JSON.stringify(unknown.op)}, an op alexc does not train`);
+}
+
+/** The trainer feeds each training Dropout's mask (passes/dropout-masks.ts), which needs its input, its mask output and a constant ratio. */
+function checkDropouts(step: Graph, file: string): void {
+  const constants = new Set(step.initializers.map((t) => t.name));
+  const bad = step.nodes.find((n) => n.op === "Dropout" && !n.domain && !(n.inputs[0] && n.outputs.length === 2 && n.inputs[1] && constants.has(n.inputs[1].name)));
+  if (bad) throw new ModelError(`${file}: Dropout '${bad.name}' of the training step needs an input, a mask output and a constant ratio`);
+}
+
+/** Every output of a graph from the file is an input, an initialiser or some node's output: the passes carry outputs over by name. */
+function checkOutputsComputed(g: Graph, what: string, file: string): void {
+  const known = new Set([...g.inputs, ...g.initializers, ...g.nodes.flatMap((n) => n.outputs)].map((v) => v.name));
+  const missing = g.outputs.find((o) => !known.has(o.name));
+  if (missing) throw new ModelError(`${file}: the ${what}'s output '${missing.name}' is computed by none of its nodes`);
+}
+
+/** The inference graph the evaluation runs: one image input besides its parameters, and logits out. */
+function checkInferenceGraph(g: Graph, file: string): void {
+  const inits = new Set(g.initializers.map((t) => t.name));
+  if (!g.inputs.some((v) => !inits.has(v.name))) throw new ModelError(`${file}: the inference graph has no image input`);
+  if (g.outputs.length === 0) throw new ModelError(`${file}: the inference graph has no output`);
 }
 
 /** The step with each Dropout's generator seeded from `dropoutSeed` and the node's position. */
@@ -87,6 +127,8 @@ function inferenceEvalGraph(g: Graph, p: Preprocess, paramNames: readonly string
     for (const t of g.initializers) if (!params.has(t.name)) b.initializer(t);
     const renamed = (v: Value | undefined) => (v?.name === input.name ? x : v);
     for (const n of g.nodes) b.keep(n, n.inputs.map(renamed));
-    return b.output(b.value(g.outputs[0].name)!);
+    const logits = b.value(g.outputs[0].name);
+    if (!logits) throw new ModelError(`the inference graph's output '${g.outputs[0].name}' is computed by none of its nodes`);
+    return b.output(logits);
   }).build();
 }

@@ -5,6 +5,7 @@
  * dimension sizes, then the elements in row-major order. Only uint8 (TT = 0x08) is supported,
  * which is all the MNIST family uses. Every check that fails throws a DataError naming the file.
  */
+import { constants as bufferConstants } from "buffer";
 import * as fs from "fs";
 import * as zlib from "zlib";
 import { DataError } from "./errors";
@@ -45,12 +46,43 @@ export function readMaybeGzip(path: string): Buffer {
     if (err.code === "ENOENT") throw new DataError(`${path}: file not found`);
     throw new DataError(`${path}: cannot read: ${err.message}`);
   }
+  return gunzipIfNeeded(raw, path);
+}
+
+/**
+ * `raw` inflated when it is gzip, else as it is. The inflated size is capped at what the IDX
+ * header at its start declares, so a small file that inflates without end is refused as it
+ * inflates rather than after filling memory.
+ */
+export function gunzipIfNeeded(raw: Buffer, path: string): Buffer {
   if (raw.length < 2 || raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
+  const limit = Math.min(declaredIdxBytes(raw), bufferConstants.MAX_LENGTH - 1);
   try {
-    return zlib.gunzipSync(raw);
+    return zlib.gunzipSync(raw, { maxOutputLength: limit + 1 });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      throw new DataError(`${path}: the gzip stream inflates past the ${limit} bytes its IDX header declares`);
+    }
     throw new DataError(`${path}: corrupt gzip stream (${raw.length} compressed bytes): ${(e as Error).message}`);
   }
+}
+
+/**
+ * Header plus elements of the IDX file a gzip stream begins with; Infinity where unreadable. Only
+ * its first KiB is inflated, which deflate's ratio bounds to about a MiB.
+ */
+function declaredIdxBytes(gz: Buffer): number {
+  let head: Buffer;
+  try {
+    head = zlib.gunzipSync(gz.subarray(0, 1024), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  } catch {
+    return Infinity;
+  }
+  const rank = head.length >= 4 ? head[3] : 0;
+  if (rank < 1 || head.length < 4 + 4 * rank) return Infinity;
+  let n = 1;
+  for (let i = 0; i < rank; i++) n *= head.readUInt32BE(4 + 4 * i);
+  return 4 + 4 * rank + n;
 }
 
 export function readIdxImages(path: string, opts: ImageOptions = {}): IdxImages {
