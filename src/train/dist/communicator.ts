@@ -7,7 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { AlexcError } from "../../graph/errors";
 
-export const MPI_ADDON = path.resolve(__dirname, "../../../build/native/alexc_mpi.node");
+/** Where scripts/build-native.sh puts the binding; ALEXC_MPI_ADDON names another build (or, in a test, none). */
+export const MPI_ADDON = process.env.ALEXC_MPI_ADDON ?? path.resolve(__dirname, "../../../build/native/alexc_mpi.node");
 
 /** MPI is missing or failed: the same exit code as a missing execution provider. */
 export class DistError extends AlexcError {
