@@ -26,6 +26,8 @@ import { shardOf, sliceRows } from "./shard";
 /** Milliseconds spent in each part of the steps run so far. */
 export interface DistTiming {
   gradient: number;
+  /** Waiting in the first reduction for the slowest rank's gradient. */
+  wait: number;
   allreduce: number;
   update: number;
   steps: number;
@@ -33,7 +35,7 @@ export interface DistTiming {
 
 export class DistStepRunner {
   readonly step = { stepsPerRun: 1 };
-  readonly timing: DistTiming = { gradient: 0, allreduce: 0, update: 0, steps: 0 };
+  readonly timing: DistTiming = { gradient: 0, wait: 0, allreduce: 0, update: 0, steps: 0 };
 
   private constructor(
     private readonly comm: Communicator,
@@ -70,8 +72,10 @@ export class DistStepRunner {
     const local = to > from ? await this.localGradient(tensors, batch, from, to) : { gradients: new Float32Array(this.size), loss: 0, correct: 0 };
     const totals = Float64Array.of(local.loss * (to - from), local.correct);
     t = this.lap("gradient", t);
-    this.comm.allreduce(local.gradients, "sum");
+    // The small reduction first: it waits for the slowest rank, so the large one's time is its own.
     this.comm.allreduce(totals, "sum");
+    t = this.lap("wait", t);
+    this.comm.allreduce(local.gradients, "sum");
     t = this.lap("allreduce", t);
     await this.applyUpdate(tensors, batch, local.gradients);
     this.lap("update", t);
@@ -79,7 +83,7 @@ export class DistStepRunner {
     return { losses: [totals[0] / batch.size], corrects: [totals[1]] };
   }
 
-  private lap(part: "gradient" | "allreduce" | "update", since: number): number {
+  private lap(part: Exclude<keyof DistTiming, "steps">, since: number): number {
     const now = performance.now();
     this.timing[part] += now - since;
     return now;
@@ -122,8 +126,8 @@ export class DistStepRunner {
 
 /** The log line of a run's step times: where each step's time went, the all-reduce's share among them. */
 export function describeTiming(t: DistTiming): string {
-  const total = t.gradient + t.allreduce + t.update;
+  const total = t.gradient + t.wait + t.allreduce + t.update;
   const per = (ms: number) => (t.steps ? ms / t.steps : 0).toFixed(1);
   const share = total ? ((100 * t.allreduce) / total).toFixed(1) : "0";
-  return `step time (mean of ${t.steps}): gradient ${per(t.gradient)} ms, all-reduce ${per(t.allreduce)} ms (${share} %), update ${per(t.update)} ms`;
+  return `step time (mean of ${t.steps}): gradient ${per(t.gradient)} ms, waiting for the other ranks ${per(t.wait)} ms, all-reduce ${per(t.allreduce)} ms (${share} %), update ${per(t.update)} ms`;
 }
