@@ -2,7 +2,7 @@
  * Data-parallel AlexNet on one machine, measured in one run: the step time of one process with 2
  * threads against 2 ranks (mpirun -np 2) with one thread each on the same global batch, where
  * each rank's step time goes (gradient, waiting for the other rank, all-reduce, update), and
- * MPI_Allreduce alone on a buffer of AlexNet's gradient size (233 MB).
+ * MPI_Allreduce alone on a buffer of AlexNet's gradient size.
  *
  *   npx tsx scripts/bench-dist.ts [--batch 16] [--steps 3]
  *

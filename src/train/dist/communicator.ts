@@ -20,7 +20,7 @@ export type ReduceOp = "sum" | "max" | "min";
 export interface Communicator {
   readonly rank: number;
   readonly size: number;
-  /** The MPI library, for the log ("Open MPI v4.1.4"). */
+  /** The MPI library and its version, for the log. */
   readonly library: string;
   /** The reduction over every rank, written into `data` on every rank (MPI_Allreduce, in place). */
   allreduce(data: Float32Array | Float64Array, op: ReduceOp): void;
