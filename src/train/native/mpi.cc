@@ -1,6 +1,6 @@
 // alexc's MPI binding for data-parallel training (`alexc train --dist mpi`): MPI_Init, the rank
-// and size of MPI_COMM_WORLD, an in-place MPI_Allreduce over a typed array, MPI_Finalize and
-// MPI_Abort. Nothing else: the collective engine is the MPI library's, run by mpirun or Slurm.
+// and size of MPI_COMM_WORLD, an in-place MPI_Allreduce over a typed array and MPI_Finalize.
+// Nothing else: the collective engine is the MPI library's, run by mpirun or Slurm.
 //
 // Built by scripts/build-native.sh with mpicxx where it exists (Open MPI: libopenmpi-dev); every
 // call runs on Node's main thread, so MPI is initialised at MPI_THREAD_SINGLE.
@@ -122,23 +122,11 @@ napi_value Finalize(napi_env, napi_callback_info) {
   return nullptr;
 }
 
-// abort(code): MPI_Abort over MPI_COMM_WORLD, which ends every rank of the job.
-napi_value Abort(napi_env e, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int code = 1;
-  napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr);
-  if (argc == 1) napi_get_value_int32(e, argv[0], &code);
-  MPI_Abort(MPI_COMM_WORLD, code);
-  return nullptr;
-}
-
 napi_value Module(napi_env e, napi_value exports) {
   napi_property_descriptor props[] = {
       {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"allreduce", nullptr, Allreduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"finalize", nullptr, Finalize, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"abort", nullptr, Abort, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(e, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
