@@ -7,6 +7,10 @@
  * Dropout masks are fed as step inputs drawn from the run seed, the epoch and the batch index, so
  * a run resumed mid-epoch sees exactly the masks a straight run saw, from a model file or a built
  * .onnx (K steps per run keep onnxruntime's Dropout, seeded per epoch: exact at epoch boundaries).
+ *
+ * In a data-parallel run (`--dist mpi`, dist/) this process is one rank: its step runner trains
+ * its shard of every batch, the evaluation is sharded, and rank 0 alone writes, so that the files
+ * are those of one process.
  */
 import * as fs from "fs";
 import * as path from "path";
