@@ -121,6 +121,8 @@ describeMpi("alexc train --dist mpi (mpirun -np 2)", () => {
     expect(Date.now() - killedAt).toBeLessThan(10_000);
     expect(r.status).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(/rank 1 .*(signal 9|Killed)/s);
+    // The survivor says why it ended: mpirun's SIGTERM, or MPI's own error handler where it saw the dead peer first.
+    expect(r.stderr).toMatch(/alexc: --dist mpi: rank 0 terminated \(SIGTERM|MPI_ERRORS_ARE_FATAL/);
     expect(checkpointOf(out).meta).toMatchObject({ epoch: 1, step: 256 });
     ok(runMpi(2, [...small, "--train-limit", "4096", "--epochs", "2", "--out", out, "--resume"], { timeoutMs: 120_000 }));
     expect(checkpointOf(out).meta).toMatchObject({ epoch: 2, step: 512 });

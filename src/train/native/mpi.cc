@@ -1,5 +1,6 @@
 // alexc's MPI binding for data-parallel training (`alexc train --dist mpi`): MPI_Init, the rank
-// and size of MPI_COMM_WORLD, an in-place MPI_Allreduce over a typed array and MPI_Finalize.
+// and size of MPI_COMM_WORLD, an in-place MPI_Allreduce over a typed array and MPI_Finalize, and
+// one line on stderr when mpirun ends the rank (SIGTERM).
 // Nothing else: the collective engine is the MPI library's, run by mpirun or Slurm.
 //
 // Built by scripts/build-native.sh with mpicxx where it exists (Open MPI: libopenmpi-dev); every
@@ -10,7 +11,11 @@
 #include <node_api.h>
 
 #include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace {
@@ -37,6 +42,24 @@ void PromoteLibmpi() {
   if (dladdr(reinterpret_cast<void*>(&MPI_Init), &info) && info.dli_fname) dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
 }
 
+// The line a rank prints when mpirun ends the job under it (another rank died or failed), written
+// from the signal handler: the rank is usually blocked inside MPI then, where no JavaScript runs.
+char stopped[160];
+
+void OnTerminate(int) {
+  ssize_t ignored = write(STDERR_FILENO, stopped, strlen(stopped));
+  (void)ignored;
+  _exit(128 + SIGTERM);
+}
+
+void SayWhenStopped(int rank) {
+  snprintf(stopped, sizeof stopped,
+           "alexc: --dist mpi: rank %d terminated (SIGTERM: mpirun ends the job when a rank fails); the last checkpoint is kept\n", rank);
+  struct sigaction action = {};
+  action.sa_handler = OnTerminate;
+  sigaction(SIGTERM, &action, nullptr);
+}
+
 // init() -> { rank, size, library }: MPI_Init once per process (a second call returns the same).
 napi_value Init(napi_env e, napi_callback_info) {
   int initialized = 0;
@@ -53,6 +76,7 @@ napi_value Init(napi_env e, napi_callback_info) {
   int rank = 0, size = 0, n = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (!initialized) SayWhenStopped(rank);
   char version[MPI_MAX_LIBRARY_VERSION_STRING];
   MPI_Get_library_version(version, &n);
   std::string library(version, n);
