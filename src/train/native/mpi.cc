@@ -42,7 +42,7 @@ void PromoteLibmpi() {
   if (dladdr(reinterpret_cast<void*>(&MPI_Init), &info) && info.dli_fname) dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
 }
 
-// The line a rank prints when mpirun ends the job under it (another rank died or failed), written
+// The line a rank prints when mpirun ends the job under it (another rank died, or Ctrl-C), written
 // from the signal handler: the rank is usually blocked inside MPI then, where no JavaScript runs.
 char stopped[160];
 
@@ -54,7 +54,7 @@ void OnTerminate(int) {
 
 void SayWhenStopped(int rank) {
   snprintf(stopped, sizeof stopped,
-           "alexc: --dist mpi: rank %d terminated (SIGTERM: mpirun ends the job when a rank fails); the last checkpoint is kept\n", rank);
+           "alexc: --dist mpi: rank %d terminated (SIGTERM: mpirun ends every rank when a rank fails or the job is interrupted); the last checkpoint is kept\n", rank);
   struct sigaction action = {};
   action.sa_handler = OnTerminate;
   sigaction(SIGTERM, &action, nullptr);
