@@ -34,6 +34,11 @@ test("steps on alexc's own binding (updates in place) need no tunables; every ot
   expect(relaunchWithMallocTuning(["train", "models/lenet.ts"], "unused")).toBe(false);
 });
 
+test("a rank of `--dist` is never relaunched: mpirun tracks the process it started", () => {
+  expect(relaunchWithMallocTuning(["train", "models/lenet.ts", "--dist", "mpi", "--no-native"], "unused")).toBe(false);
+  expect(relaunchWithMallocTuning(["train", "models/lenet.ts", "--dist=mpi", "--no-native"], "unused")).toBe(false);
+});
+
 test("the trainer on onnxruntime-node's binding runs under the tunables; a user's own setting wins; in place it runs without", () => {
   if (process.platform !== "linux") return;
   const data = tmp.sub("data");

@@ -19,10 +19,12 @@ export const MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_thresh
 /**
  * For `train` on Linux without GLIBC_TUNABLES: runs the same command line in a child process
  * under the tunables (see relaunchUnderMallocTuning) and returns true. Otherwise returns false and
- * the caller runs the command itself.
+ * the caller runs the command itself. Never under `--dist`: mpirun tracks the process it started,
+ * which must be the MPI rank itself.
  */
 export function relaunchWithMallocTuning(argv: readonly string[], entry: string): boolean {
-  return argv[0] === "train" && !stepsInPlace(argv) && relaunchUnderMallocTuning(argv, entry);
+  const dist = argv.some((a) => a === "--dist" || a.startsWith("--dist="));
+  return argv[0] === "train" && !dist && !stepsInPlace(argv) && relaunchUnderMallocTuning(argv, entry);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { CommandModule } from "yargs";
 import { IoError, UsageError } from "../graph/errors";
 import { loadFashionMnist, resolveDataDir } from "../train/data/fashion-mnist";
 import type { ExecutionProvider } from "../train/session";
-import { plainLogger } from "../train/progress";
+import { checkDist, distRun } from "./dist";
 import { targetFromFlags } from "../train/targets/from-flags";
 import { train } from "../train/trainer";
 import { loadModelFile } from "./load-model";
@@ -54,6 +54,7 @@ interface TrainArgs {
   nchwc: boolean;
   winograd: boolean;
   native: boolean;
+  dist?: "mpi";
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -102,16 +103,18 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         default: true,
         describe: "CPU: run the step on alexc's own onnxruntime binding, updates in place (--no-native: onnxruntime-node's, which copies every output)",
       })
+      .option("dist", { choices: ["mpi"] as const, describe: "data-parallel: run under `mpirun -np K`, each rank trains its shard of every batch, gradients all-reduced (docs/distributed.md)" })
       .option("resume", { type: "boolean", default: false, describe: "continue from the checkpoint in --out" })
       .option("init-from", { type: "string", describe: "start from these weights (.safetensors, PyTorch state_dict or alexc names)" })
       .example("$0 train models/lenet.ts", "LeNet with its defaults (≈0.85+ test accuracy in 3 epochs)")
+      .example("mpirun -np 2 --oversubscribe $0 train models/lenet.ts --dist mpi", "LeNet data-parallel on two processes")
       .example("$0 train models/alexnet.ts --epochs 1 --batch-size 32 --train-limit 256 --test-limit 128 --out /tmp/run", "a quick AlexNet run"),
   handler: async (args) => {
     const fromOnnx = args.model.endsWith(".onnx");
     const def = fromOnnx ? undefined : loadModelFile(args.model);
     const onnxProgram = fromOnnx ? programFromOnnx(readModelFile(args.model), args.model) : undefined;
     const d = def?.spec.train ?? onnxProgram?.defaults ?? {};
-    const log = plainLogger();
+    const { comm, log, threads } = distRun(args.dist, args.threads);
     const dir = resolveDataDir(args.data, (m) => log.line(m));
     const data = loadFashionMnist(dir, { trainLimit: args["train-limit"], testLimit: args["test-limit"] });
     const positive = (name: string, v: number | undefined) => {
@@ -157,8 +160,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       `training ${program.name}: ${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs, batch ${cfg.batchSize}, ` +
         `${cfg.optimizer} lr ${cfg.lr}${cfg.schedule ? ` ${describeSchedule(cfg.schedule)}` : ""}${augment ? `, augment ${describeAugment(augment)}` : ""}, seed ${cfg.seed}, ep ${args.ep}, out ${cfg.out}`,
     );
-    const target = await targetFromFlags({ ep: args.ep, threads: args.threads, lowering: args.lowering, nchwc: args.nchwc, winograd: args.winograd, native: args.native });
-    await train(program, data, { ...cfg, target }, log);
+    const target = await targetFromFlags({ ep: args.ep, threads, lowering: args.lowering, nchwc: args.nchwc, winograd: args.winograd, native: args.native });
+    if (comm) log.line(checkDist(comm, program, target, { ...cfg, threads }));
+    await train(program, data, { ...cfg, target, dist: comm }, log);
+    comm?.finalize();
   },
 };
 

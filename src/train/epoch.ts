@@ -19,7 +19,7 @@ import type { TrainingProgram } from "./program";
 import { progressLine, type Logger } from "./progress";
 import type { RunState } from "./run-state";
 import { lrAt } from "./schedule";
-import type { StepResult, StepRunner } from "./step-runner";
+import type { Runner, StepResult } from "./step-runner";
 import type { TargetFlags } from "./targets/target";
 
 /** Everything an epoch reads or updates, for the whole run. */
@@ -29,10 +29,12 @@ export interface TrainingRun {
   readonly config: RunConfig;
   readonly flags: TargetFlags;
   readonly state: RunState;
-  readonly runner: StepRunner;
-  readonly evaluator: Evaluator;
-  readonly metrics: MetricsFile;
+  readonly runner: Runner;
+  readonly evaluator: Pick<Evaluator, "accuracy">;
+  readonly metrics: Pick<MetricsFile, "step" | "epoch">;
   readonly checkpoint: string;
+  /** This process writes the checkpoints (false on a data-parallel run's ranks other than 0). */
+  readonly writes: boolean;
   readonly interrupt: InterruptWatch;
   readonly log: Logger;
 }
@@ -56,7 +58,7 @@ export async function runEpoch(run: TrainingRun, epoch: number): Promise<EpochMe
   await run.runner.endEpoch(run.state.tensors);
   if (run.interrupt.requested) {
     // Ctrl-C: keep the work of this epoch so far; --resume continues at the next batch.
-    saveProgress(run.checkpoint, run.program, run.config, run.flags, run.state.tensors, { epoch, step: run.state.step, batch: tally.batchIndex });
+    if (run.writes) saveProgress(run.checkpoint, run.program, run.config, run.flags, run.state.tensors, { epoch, step: run.state.step, batch: tally.batchIndex });
     run.log.line(`interrupted at epoch ${epoch + 1}, batch ${tally.batchIndex}/${tally.total}: saved ${run.checkpoint}; continue with --resume`);
     return undefined;
   }
@@ -122,6 +124,6 @@ async function finishEpoch(run: TrainingRun, epoch: number, tally: Tally): Promi
   run.log.line(tableRow(m, run.config.epochs));
   const warning = divergenceWarning(m, tally.batchIndex);
   if (warning) run.log.line(warning);
-  saveProgress(run.checkpoint, run.program, run.config, run.flags, run.state.tensors, { epoch: epoch + 1, step: run.state.step });
+  if (run.writes) saveProgress(run.checkpoint, run.program, run.config, run.flags, run.state.tensors, { epoch: epoch + 1, step: run.state.step });
   return m;
 }

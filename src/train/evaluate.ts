@@ -27,14 +27,19 @@ export class Evaluator {
 
   /** The fraction of `split` the parameters in `tensors` classify correctly. */
   async accuracy(split: Split, tensors: ReadonlyMap<string, Float32Array>): Promise<number> {
-    const sampler = new BatchSampler(split.count, this.batchSize, { shuffle: false });
+    return (await this.correctIn(split, tensors, 0, split.count)) / split.count;
+  }
+
+  /** How many of items [from, to) of `split` the parameters classify correctly (a data-parallel rank's shard). */
+  async correctIn(split: Split, tensors: ReadonlyMap<string, Float32Array>, from: number, to: number): Promise<number> {
+    const sampler = new BatchSampler(to - from, this.batchSize, { shuffle: false });
     const params: Record<string, ort.Tensor> = {};
     for (const name of this.session.inputNames) {
       if (tensors.has(name)) params[name] = new ort.Tensor("float32", tensors.get(name)!, [...this.dims.get(name)!]);
     }
     let correct = 0;
     for (const indices of sampler.epoch()) {
-      const batch = gatherBatch(split, indices);
+      const batch = gatherBatch(split, from ? indices.map((i) => i + from) : indices);
       const out = await this.session.run({
         ...params,
         images: new ort.Tensor("uint8", batch.images, [indices.length, 1, split.rows, split.cols]),
@@ -43,7 +48,7 @@ export class Evaluator {
       correct += Number(out.correct.data[0]);
       pausePoint("evaluate");
     }
-    return correct / split.count;
+    return correct;
   }
 
   release(): Promise<void> {

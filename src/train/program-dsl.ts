@@ -12,6 +12,7 @@ import type { TrainingProgram } from "./program";
 import { dropoutMasks } from "../passes/dropout-masks";
 import { lowerForWebGpu, WEBGPU_GRADIENTS } from "../passes/webgpu";
 import { buildEvalGraph, buildStepGraph } from "./step";
+import { buildSplitStep } from "./split-step";
 import { trainingInfo } from "./training-info";
 
 export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: number, labelSmoothing = 0): TrainingProgram {
@@ -47,6 +48,11 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
         return { graph, masks: graph.masks };
       }
       return lowerForWebGpu(step);
+    },
+    splitStep(gradients = {}) {
+      const split = buildSplitStep(def, { optimizer, labelSmoothing, dropoutSeed: 0, gradients });
+      const gradient = dropoutMasks(split.gradient);
+      return { gradient, masks: gradient.masks, update: split.update, size: split.size };
     },
     evalGraph: () => buildEvalGraph(def).build(),
     trainedModel: (tensors, step) =>

@@ -16,6 +16,14 @@ export interface MutableTensor {
   readonly dims: readonly number[];
 }
 
+/** The two halves of the step a data-parallel run drives, with the flat gradient's length between them. */
+export interface DistributedStep {
+  readonly gradient: Graph;
+  readonly masks: readonly MaskInput[];
+  readonly update: Graph;
+  readonly size: number;
+}
+
 export interface TrainingProgram {
   readonly name: string;
   /** One raw image as the data set stores it: [C, H, W] uint8. */
@@ -45,6 +53,11 @@ export interface TrainingProgram {
    * gradient formulations where the program builds its step (a model file; a built .onnx keeps its own).
    */
   loweredStepGraph(kind: Lowering, gradients?: GradientOptions): { graph: Graph; masks: readonly MaskInput[]; maxBatch?: number };
+  /**
+   * The step split at the gradients for data-parallel training (split-step.ts), the gradient half
+   * with dropout masks as inputs; absent for a built .onnx, whose step comes whole.
+   */
+  splitStep?(gradients?: GradientOptions): DistributedStep;
   /** images uint8 + labels + parameters → logits, correct. */
   evalGraph(): Graph;
   /** The trained model: inference graph with these weights, training_info with this state. */

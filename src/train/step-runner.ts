@@ -39,6 +39,9 @@ export interface StepResult {
   readonly corrects: number[];
 }
 
+/** What an epoch drives: this one-process runner, or a data-parallel rank's (dist/dist-runner.ts). */
+export type Runner = Pick<StepRunner, "beginEpoch" | "run" | "endEpoch" | "release"> & { readonly step: { readonly stepsPerRun: number } };
+
 export class StepRunner {
   private readonly device = new Map<string, ort.Tensor>();
   private download: DeviceDownload | undefined;

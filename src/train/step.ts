@@ -73,10 +73,36 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
   const labels = b.input("labels", "int64", ["N"]);
   const lr = b.input("lr", "float32", []);
   const step = mutable(b, opts.mode, STEP_COUNTER, "int64", []);
+  const fb = forwardBackward(def, b, images, labels, opts);
+  const { state, updates: optimizerUpdates } = optimizerStep(b, opts, { lr, step }, fb.params, fb.paramValues, fb.grads);
+  const updates = new Map(optimizerUpdates);
+  // Buffers are mutable tensors like the optimizer state: an input and its `.next`.
+  for (const { name } of fb.buffers) updates.set(name, b.output(fb.bufferUpdates.get(name)!, next(name)).name);
+  b.output(fb.loss);
+  b.output(fb.correct);
+  return { b, params: fb.params, buffers: fb.buffers, state, updates };
+}
 
+/** The training forward, its loss and correct count, every parameter's gradient and every buffer's update. */
+export interface ForwardBackward {
+  readonly params: readonly ParamInfo[];
+  readonly paramValues: readonly Value[];
+  readonly buffers: readonly BufferInfo[];
+  /** Buffer name → its value after this step (BatchNorm's running statistics). */
+  readonly bufferUpdates: ReadonlyMap<string, Value>;
+  readonly loss: Value;
+  readonly correct: Value;
+  readonly grads: readonly Value[];
+}
+
+/**
+ * The part of the step before the optimizer, shared by the whole step and by the gradient half of
+ * the split step (split-step.ts), so that both compute the same gradients from the same IR.
+ */
+export function forwardBackward(def: ModelDef, b: GraphBuilder, images: Value, labels: Value, opts: Omit<StepGraphOptions, "optimizer">): ForwardBackward {
   const params: ParamInfo[] = [];
   const buffers: BufferInfo[] = [];
-  const x = preprocess(b, images, spec.preprocess!);
+  const x = preprocess(b, images, def.spec.preprocess!);
   const { output: logits, params: paramValues, bufferUpdates } = trace(def, b, x, {
     training: true,
     dropout: !opts.disableDropout,
@@ -90,14 +116,28 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
   });
   const loss = crossEntropyLoss(b, logits, labels, opts.labelSmoothing ?? 0);
   const correct = correctCount(b, logits, labels);
-
   const grads = gradients(b, loss, paramValues, opts.gradients);
+  return { params, paramValues, buffers, bufferUpdates, loss, correct, grads };
+}
 
+/**
+ * The optimizer's update of every parameter from its gradient, the state tensors it reads and the
+ * step counter's increment, each declared as an output `<name>.next`; shared by the whole step and
+ * the update half of the split step.
+ */
+export function optimizerStep(
+  b: GraphBuilder,
+  opts: Pick<StepGraphOptions, "optimizer" | "mode">,
+  at: { lr: Value; step: Value },
+  params: readonly ParamInfo[],
+  paramValues: readonly Value[],
+  grads: readonly Value[],
+): Pick<StepGraph, "state" | "updates"> {
   const stateInfo = params.flatMap((p) => opts.optimizer.stateFor(p.name).map((s) => ({ name: s.name, param: s.param, dims: p.dims })));
   const stateValues = new Map(stateInfo.map((s) => [s.name, mutable(b, opts.mode, s.name, "float32", s.dims)]));
-  const stepFloat = b.op1("Cast", [step], { to: DTYPE_CODE.float32 }, { name: "optimizer/step/Cast" });
+  const stepFloat = b.op1("Cast", [at.step], { to: DTYPE_CODE.float32 }, { name: "optimizer/step/Cast" });
   const updated = new Map<number, { param: Value; state: ReadonlyMap<string, Value> }>();
-  const update = opts.optimizer.updates({ b, lr, step: stepFloat, state: stateValues });
+  const update = opts.optimizer.updates({ b, lr: at.lr, step: stepFloat, state: stateValues });
   for (const i of updateOrder(b, paramValues, grads)) {
     const p = paramValues[i];
     updated.set(i, b.scoped(`optimizer/${p.name}`, () => update(p, grads[i])));
@@ -108,14 +148,10 @@ export function buildStepGraph(def: ModelDef, opts: StepGraphOptions): StepGraph
     updates.set(p.name, b.output(p2, next(p.name)).name);
     for (const [name, v] of state) updates.set(name, b.output(v, next(name)).name);
   });
-  // Buffers are mutable tensors like the optimizer state: an input and its `.next`.
-  for (const { name } of buffers) updates.set(name, b.output(bufferUpdates.get(name)!, next(name)).name);
-  const step2 = b.op1("Add", [step, b.constant("int64", [], [1])], {}, { name: "optimizer/step/Add", outputNames: [next(STEP_COUNTER)] });
+  const step2 = b.op1("Add", [at.step, b.constant("int64", [], [1])], {}, { name: "optimizer/step/Add", outputNames: [next(STEP_COUNTER)] });
   b.output(step2);
   updates.set(STEP_COUNTER, step2.name);
-  b.output(loss);
-  b.output(correct);
-  return { b, params, buffers, state: stateInfo, updates };
+  return { state: stateInfo, updates };
 }
 
 /**
