@@ -4,15 +4,15 @@
  * budget (batch 128, 3 epochs). docs/training-recipes.md has its results beside the seed
  * protocol's, and why it does not augment at this budget.
  */
-import { FASHION_MNIST_CLASSES, model, N } from "../src";
+import { model } from "../src";
+import alexnet from "./alexnet";
 
+// The seed's model, its layers and PyTorch names taken as they are: only the training defaults differ.
 export default model(
   {
+    ...alexnet.spec,
     name: "alexnet-plus",
     doc: "AlexNet (1×224×224 input, 10 classes) with the alexc training recipe",
-    input: [N, 1, 224, 224],
-    classes: FASHION_MNIST_CLASSES,
-    preprocess: { raw: [1, 28, 28], resize: 224 },
     train: {
       epochs: 3,
       batchSize: 128,
@@ -24,17 +24,6 @@ export default model(
       // augmenting then costs test accuracy (docs/training-recipes.md); longer runs add it by flag.
       schedule: { kind: "onecycle" },
     },
-    torchNames: { conv1: "conv.0", conv2: "conv.3", conv3: "conv.6", conv4: "conv.8", conv5: "conv.10", fc1: "fc.0", fc2: "fc.3", fc3: "fc.6" },
   },
-  (x) =>
-    x
-      .conv2d(96, { kernel: 11, stride: 4, padding: 2 }).relu().maxPool2d(3, { stride: 2 }) // [N,96,27,27]
-      .conv2d(256, { kernel: 5, padding: 2 }).relu().maxPool2d(3, { stride: 2 }) //            [N,256,13,13]
-      .conv2d(384, { kernel: 3, padding: 1 }).relu()
-      .conv2d(384, { kernel: 3, padding: 1 }).relu()
-      .conv2d(256, { kernel: 3, padding: 1 }).relu().maxPool2d(3, { stride: 2 }) //            [N,256,6,6]
-      .flatten() //                                                                            [N,9216]
-      .linear(4096).relu().dropout(0.5)
-      .linear(4096).relu().dropout(0.5)
-      .linear(10),
+  alexnet.forward,
 );
