@@ -15,6 +15,8 @@ export default model(
     preprocess: { raw: [1, 28, 28], resize: 224 },
     // d2l's protocol: plain SGD, lr 0.1, batch 128, 10 epochs.
     train: { epochs: 10, batchSize: 128, lr: 0.1, optimizer: "sgd", momentum: 0 },
+    // d2l's train_ch6 re-initialises every Conv2d and Linear weight with nn.init.xavier_uniform_.
+    init: "xavier",
     // d2l's net = nn.Sequential(nin_block, MaxPool2d, nin_block, MaxPool2d, nin_block, MaxPool2d,
     // Dropout, nin_block, AdaptiveAvgPool2d, Flatten); nin_block = nn.Sequential(Conv2d, ReLU,
     // Conv2d, ReLU, Conv2d, ReLU).

@@ -214,6 +214,17 @@ describe("alexc build: bad input fails with one clear line and leaves no file be
       },
     },
     {
+      name: "a model that asks for an unknown weight init",
+      model: () => `${FIXTURES}/unknown-init.ts`,
+      exit: 2,
+      message: () => {
+        const { line } = fixtureLine(`${FIXTURES}/unknown-init.ts`, "export default model(");
+        return new RegExp(
+          `^alexc: ${escapeRe(`${FIXTURES}/unknown-init.ts`)}:${line}:\\d+: model 'unknown-init': unknown init "kaiming" \\(one of pytorch, xavier\\)$`,
+        );
+      },
+    },
+    {
       name: "a model with a shape error",
       model: () => `${FIXTURES}/shape-error.ts`,
       exit: 3,

@@ -2,7 +2,8 @@
  * VGG-11 and NiN (models/vgg11.ts, nin.ts) against d2l.ai's PyTorch modules
  * (test/reference/d2l_models.py): each builds with training_info (NiN twice, to the same bytes)
  * and passes the ONNX checker (full_check) and strict shape inference, and its exported weights load into the PyTorch module
- * with strict=True and give alexc's eval-mode logits (float64 on the PyTorch side). ResNet-18 has
+ * with strict=True and give alexc's eval-mode logits (float64 on the PyTorch side), and start as
+ * d2l's train_ch6 initialises them (Xavier-uniform Conv2d and Linear weights). ResNet-18 has
  * the same checks and a training step in resnet18-torch.test.ts.
  */
 import "./helpers/train-realm";
@@ -66,11 +67,42 @@ async function compare(name: "vgg11" | "nin"): Promise<void> {
     expect(fs.readFileSync(again).equals(fs.readFileSync(onnxFile))).toBe(true);
   }
   alexc(["export-weights", onnxFile, "-o", weights]);
+  expectXavierStart(name, weights);
   const out = path.join(dir, "logits.npy");
   ok(runPython([D2L, "logits", weights, packBatch(dir, testSplit.images, labels), out, "--model", name, "--resize", "224"], 300_000), "d2l_models.py logits");
   const ref = readNpy(out).data as Float64Array;
   const a = agreement(await alexcLogits(`models/${name}.ts`, onnxFile), ref, 0, 1e-4 * maxAbs(ref));
   expect(a.violations === 0 ? "agree" : formatAgreement(a)).toBe("agree");
+}
+
+interface InitRow {
+  readonly name: string;
+  readonly count: number;
+  readonly xavier_bound?: number;
+  readonly default_bound?: number;
+  readonly max_abs: number;
+  readonly std: number;
+}
+
+/**
+ * The models start as d2l's train_ch6 leaves them (`init: "xavier"`): every Conv2d and Linear
+ * weight uniform within nn.init.xavier_uniform_'s bound for that module (PyTorch's fans), biases
+ * within PyTorch's default 1/√fan_in. A uniform draw of n values reaches within a few 1/n of
+ * its bound, and its standard deviation is bound/√3.
+ */
+function expectXavierStart(name: string, weights: string): void {
+  const r = runPython([D2L, "init", weights, "--model", name]);
+  ok(r, "d2l_models.py init");
+  const rows = JSON.parse(r.stdout) as InitRow[];
+  expect(rows.length).toBeGreaterThan(0);
+  const wrong: string[] = [];
+  for (const row of rows) {
+    const bound = row.xavier_bound ?? row.default_bound!;
+    const near = row.count >= 1000 ? 0.99 : 0.5;
+    if (row.max_abs > bound * (1 + 1e-6) || row.max_abs < near * bound) wrong.push(`${row.name}: max |w| ${row.max_abs} against bound ${bound}`);
+    if (row.count >= 10_000 && Math.abs(row.std / (bound / Math.sqrt(3)) - 1) > 0.02) wrong.push(`${row.name}: std ${row.std} against ${bound / Math.sqrt(3)}`);
+  }
+  expect(wrong).toEqual([]);
 }
 
 describe("d2l models: ONNX checker, strict load of the exported weights, same logits as PyTorch", () => {

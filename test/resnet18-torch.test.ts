@@ -79,7 +79,7 @@ function within(what: string, a: ArrayLike<number>, b: ArrayLike<number>, tol: n
 async function compareStep(optimizer: "sgd" | "adam", lr: number): Promise<void> {
   const sg = buildStepGraph(resnet18, { optimizer: makeOptimizer(optimizer, {}, { momentum: optimizer === "sgd" ? 0.9 : undefined }), mode: "inputs", dropoutSeed: 0 });
   const start = new Map<string, Float32Array>();
-  for (const p of sg.params) start.set(p.name, initialValues(0, p.name, numel(p.dims), p.fanIn, p.fill));
+  for (const p of sg.params) start.set(p.name, initialValues(0, p.name, p.dims, p.fanIn, p.fill, resnet18.spec.init));
   for (const p of sg.buffers) start.set(p.name, new Float32Array(numel(p.dims)).fill(p.fill));
   const dims = new Map([...sg.params, ...sg.buffers].map((p) => [p.name, p.dims]));
   const feeds: Record<string, ort.Tensor> = {

@@ -2,7 +2,7 @@
  * One full training step (forward, autodiff backward, optimizer update) of LeNet, AlexNet and a
  * small BatchNorm CNN (with its running statistics)
  * against the PyTorch reference (test/reference/torch_ref.py `step`), on identical weights
- * (uniformInit(0, …), as `alexc build --seed 0 --no-training` writes them) and an identical
+ * (initialValues(0, …) with the model's init, as `alexc build --seed 0 --no-training` writes them) and an identical
  * uint8 batch, dropout off. Also: the `.onnx` with training_info passes the ONNX checker and
  * binds every mutable tensor.
  */
@@ -66,7 +66,7 @@ async function compareStep(c: Case): Promise<void> {
   const optimizer = makeOptimizer(c.optimizer, {}, { momentum: c.optimizer === "sgd" ? c.momentum : undefined, weightDecay: c.weightDecay });
   const sg = buildStepGraph(def, { optimizer, labelSmoothing: c.labelSmoothing, mode: "inputs", dropoutSeed: 0, disableDropout: true });
   const values = new Map<string, Float32Array>();
-  for (const p of sg.params) values.set(p.name, initialValues(0, p.name, numel(p.dims), p.fanIn, p.fill));
+  for (const p of sg.params) values.set(p.name, initialValues(0, p.name, p.dims, p.fanIn, p.fill, def.spec.init));
   const feeds: Record<string, ort.Tensor> = {
     images: new ort.Tensor("uint8", images, [c.batch, 1, 28, 28]),
     labels: new ort.Tensor("int64", labels, [c.batch]),

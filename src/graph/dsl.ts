@@ -7,8 +7,8 @@
 import { batchNormLayer, type BatchNormOptions } from "./batchnorm-layer";
 import { ModelError, ShapeError } from "./errors";
 import { GraphBuilder } from "./ir";
-import { initialValues } from "./init";
-import { captureSource, SourceLoc } from "./source";
+import { initDoc, initialValues, WEIGHT_INITS, type WeightInit } from "./init";
+import { captureSource, formatSource, SourceLoc } from "./source";
 import type {
   AdaptivePoolResult,
   BatchNormResult,
@@ -111,6 +111,11 @@ export interface ModelSpec<In extends Shape = Shape> {
    * state_dict of the PyTorch class this model mirrors. Layers not listed keep alexc's names.
    */
   readonly torchNames?: Readonly<Record<string, string>>;
+  /**
+   * How the weights start (src/graph/init.ts): "pytorch" (default), each module's own
+   * initialisation; "xavier", Xavier-uniform Conv and Linear weights as d2l's `train_ch6` sets them.
+   */
+  readonly init?: WeightInit;
 }
 
 export interface ModelDef {
@@ -123,7 +128,12 @@ export interface ModelDef {
 /** `In` is `const`: `input: [N, 1, 28, 28]` types `x` as `Tensor<readonly ["N", 1, 28, 28]>`. */
 export function model<const In extends Shape>(spec: ModelSpec<In>, forward: (x: Tensor<In>) => Tensor): ModelDef;
 export function model(spec: ModelSpec, forward: (x: Tensor) => Tensor): ModelDef {
-  return { kind: "alexc.model", spec, forward, loc: captureSource() };
+  const loc = captureSource();
+  if (spec.init !== undefined && !WEIGHT_INITS.includes(spec.init)) {
+    const where = loc ? `${formatSource(loc)}: ` : "";
+    throw new ModelError(`${where}model '${spec.name}': unknown init ${JSON.stringify(spec.init)} (one of ${WEIGHT_INITS.join(", ")})`);
+  }
+  return { kind: "alexc.model", spec, forward, loc };
 }
 
 export function isModelDef(v: unknown): v is ModelDef {
@@ -143,14 +153,14 @@ export interface TensorInit {
 /** Where a traced layer gets its parameters and buffers: fresh initialisers, or graph inputs of a training step. */
 export type ParamSource = (b: GraphBuilder, name: string, dims: number[], fanIn: number, init?: TensorInit) => Value;
 
-export function initializedParams(seed: number): ParamSource {
+export function initializedParams(seed: number, scheme: WeightInit = "pytorch"): ParamSource {
   return (b, name, dims, fanIn, init = {}) =>
     b.initializer({
       name,
       dtype: "float32",
       dims,
-      data: initialValues(seed, name, numel(dims), fanIn, init.fill),
-      doc: init.fill === undefined ? `PyTorch default init U(±1/√${fanIn})` : `PyTorch's initial ${init.fill}`,
+      data: initialValues(seed, name, dims, fanIn, init.fill, scheme),
+      doc: initDoc(dims, fanIn, init.fill, scheme),
     });
 }
 

@@ -32,7 +32,7 @@ export function buildInferenceGraph(
   const spec = def.spec;
   const b = new GraphBuilder(spec.name);
   const input = b.input(spec.inputName ?? "input", "float32", spec.input);
-  const fresh = initializedParams(seed);
+  const fresh = initializedParams(seed, spec.init);
   const source: ParamSource = weights
     ? (bb, name, dims, fanIn, init) => {
         const data = weights.get(name);

@@ -31,7 +31,7 @@ export function programFromModel(def: ModelDef, optimizer: Optimizer, seed: numb
     defaults: def.spec.train ?? {},
     initial() {
       const tensors = new Map<string, Float32Array>();
-      for (const p of shape.params) tensors.set(p.name, initialValues(seed, p.name, numel(p.dims), p.fanIn, p.fill));
+      for (const p of shape.params) tensors.set(p.name, initialValues(seed, p.name, p.dims, p.fanIn, p.fill, def.spec.init));
       for (const p of shape.buffers) tensors.set(p.name, new Float32Array(numel(p.dims)).fill(p.fill));
       for (const s of shape.state) tensors.set(s.name, new Float32Array(numel(s.dims)));
       return { tensors, step: 0 };

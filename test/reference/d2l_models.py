@@ -5,6 +5,11 @@ book writes them: the independent reference for alexc's models/resnet18.ts, vgg1
   step   WEIGHTS.safetensors BATCH.npz OUT.npz [--model resnet18] [--optimizer sgd|adam]
          [--lr 0.05] [--momentum 0.9] [--resize 96]
   logits WEIGHTS.safetensors BATCH.npz OUT.npy --model vgg11|nin|resnet18 --resize 224
+  init   WEIGHTS.safetensors --model vgg11|nin|resnet18
+
+`init` prints JSON: for each Conv2d and Linear weight, the bound of nn.init.xavier_uniform_ for
+its module (PyTorch's fan_in and fan_out) beside the weight's largest |value| and standard
+deviation, and for each of their biases the default bound 1/sqrt(fan_in) beside its largest |value|.
 
 Both load WEIGHTS (as `alexc export-weights` writes them) with load_state_dict(strict=True) and
 compute in float64 (PyTorch's float32 CPU max-pool breaks ties differently on real images).
@@ -162,6 +167,26 @@ def cmd_logits(args):
     return 0
 
 
+def cmd_init(args):
+    net = loaded(args)
+    rows = []
+    for name, m in net.named_modules():
+        if not isinstance(m, (nn.Conv2d, nn.Linear)):
+            continue
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
+        # xavier_uniform_: std = gain * sqrt(2 / (fan_in + fan_out)), bound = sqrt(3) * std.
+        xavier = nn.init.calculate_gain("linear") * (6.0 / (fan_in + fan_out)) ** 0.5
+        w = m.weight.detach()
+        rows.append({"name": name + ".weight", "count": w.numel(), "xavier_bound": xavier,
+                     "max_abs": w.abs().max().item(), "std": w.std().item()})
+        if m.bias is not None:
+            b = m.bias.detach()
+            rows.append({"name": name + ".bias", "count": b.numel(), "default_bound": fan_in ** -0.5,
+                         "max_abs": b.abs().max().item(), "std": b.std().item()})
+    print(json.dumps(rows))
+    return 0
+
+
 def cmd_step(args):
     net = loaded(args)
     batch = np.load(args.batch)
@@ -210,9 +235,12 @@ def main(argv=None):
     lg.add_argument("out")
     lg.add_argument("--model", choices=sorted(MODELS), required=True)
     lg.add_argument("--resize", type=int, required=True)
+    ini = sub.add_parser("init")
+    ini.add_argument("weights")
+    ini.add_argument("--model", choices=sorted(MODELS), required=True)
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    return {"step": cmd_step, "logits": cmd_logits}[args.cmd](args)
+    return {"step": cmd_step, "logits": cmd_logits, "init": cmd_init}[args.cmd](args)
 
 
 if __name__ == "__main__":
