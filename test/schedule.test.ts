@@ -17,11 +17,11 @@ import { spawnSync } from "child_process";
 const tmp = makeTmpDir("schedule");
 afterAll(() => tmp.remove());
 
-/** PyTorch's lr for steps 0 … steps − 1. */
-function torchLrs(s: Schedule, steps: number): number[] {
-  const r = spawnSync(PYTHON, [path.join(REPO_ROOT, "test", "reference", "lr_schedule.py"), JSON.stringify(s), String(steps)], { encoding: "utf8", timeout: 60_000 });
+/** PyTorch's lr for steps 0 … steps − 1 of each schedule, from one Python process. */
+function torchLrs(cases: readonly (readonly [Schedule, number])[]): number[][] {
+  const r = spawnSync(PYTHON, [path.join(REPO_ROOT, "test", "reference", "lr_schedule.py"), JSON.stringify(cases)], { encoding: "utf8", timeout: 60_000 });
   if (r.status !== 0) throw new Error(`lr_schedule.py exited ${r.status}:\n${r.stderr}`);
-  return JSON.parse(r.stdout) as number[];
+  return JSON.parse(r.stdout) as number[][];
 }
 
 const CASES: { name: string; lr: number; spec: ScheduleSpec; steps: number }[] = [
@@ -37,9 +37,15 @@ const CASES: { name: string; lr: number; spec: ScheduleSpec; steps: number }[] =
 ];
 
 describe("schedules equal torch.optim.lr_scheduler's, per optimizer step", () => {
-  test.each(CASES)("$name", ({ lr, spec, steps }) => {
-    const s = resolveSchedule(spec, lr, 1);
-    const ref = torchLrs(s, steps);
+  const resolved = CASES.map(({ lr, spec, steps }) => [resolveSchedule(spec, lr, 1), steps] as const);
+  let refs: number[][] = [];
+  beforeAll(() => {
+    refs = torchLrs(resolved);
+  });
+
+  test.each(CASES.map((c, i) => ({ ...c, i })))("$name", ({ steps, i }) => {
+    const s = resolved[i][0];
+    const ref = refs[i];
     expect(ref.length).toBe(steps);
     for (let k = 0; k < steps; k++) {
       const got = lrAt(s, k);
