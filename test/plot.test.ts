@@ -71,6 +71,22 @@ describe("alexc plot", () => {
     }
   });
 
+  test("the epoch axis is labelled with whole epochs, each once: 3, 12 and 25 epochs", () => {
+    for (const [n, labels] of [
+      [3, "1|2|3"],
+      [12, "1|3|5|7|9|11"],
+      [25, "1|4|7|10|13|16|19|22|25"],
+    ] as const) {
+      const run = writeRun(`epochs-${n}`, curve(n, (i) => [1 / (i + 1), 0.5 + 0.01 * i, 0.5 + 0.01 * i]));
+      const out = path.join(tmp.dir, `epochs-${n}.svg`);
+      const r = runAlexc(["plot", run, "-o", out]);
+      if (r.status !== 0) throw new Error(describeResult(r));
+      // The tick labels come before each panel's axis title; the y labels follow all three.
+      const texts = [...fs.readFileSync(out, "utf8").matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]).join("|");
+      expect(texts).toContain(`|${labels}|epoch|${labels}|epoch|${labels}|epoch|`);
+    }
+  });
+
   test("PNG: opened by PIL, twice the SVG's size, each run's colour drawn in each panel", () => {
     const png = path.join(tmp.dir, "curves.png");
     const r = runAlexc(["plot", runA, runB, "-o", png]);
