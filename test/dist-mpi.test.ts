@@ -1,9 +1,11 @@
 /**
  * `alexc train --dist mpi` under `mpirun -np 2` (Open MPI): 2 ranks × half a batch take the step
- * 1 process × the whole batch takes (LeNet; AlexNet at a small batch), the ranks stay bit-identical,
+ * 1 process × the whole batch takes (LeNet, and a small CNN with live dropout), the ranks stay bit-identical,
  * `--resume` of a 2-rank run is exact, a rank killed mid-epoch ends the job at once with the last
  * checkpoint intact and resumable, and a missing MPI binding is one clear line on every rank.
- * Skipped, saying why, where mpirun is absent (`.ci/run` installs openmpi-bin).
+ * Skipped, saying why, where mpirun is absent (`.ci/run` installs openmpi-bin). AlexNet's
+ * equivalence (2 ranks × 16 against 1 process × 32, SGD and Adam) is `scripts/check-dist.ts`, about
+ * two minutes, outside the suite's time.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -133,12 +135,5 @@ describeMpi("alexc train --dist mpi (mpirun -np 2)", () => {
     expect(r.status).not.toBe(0);
     const said = lines(r.stderr).filter((l) => l.startsWith("alexc: --dist mpi: alexc's MPI binding is not built"));
     expect(said.length).toBe(2);
-  });
-
-  // SGD: Adam's first update is lr · g / (|g| + ε) per element, which turns the rounding of an
-  // element's gradient near zero into a difference of up to lr; SGD shows the gradients themselves.
-  test("AlexNet: 2 ranks × batch 1 take the step 1 process × batch 2 takes (SGD, 1e-6 relative)", () => {
-    const { single, dist } = oneStepBoth("models/alexnet.ts", 2, ["--optimizer", "sgd"]);
-    expectSameStep(single, dist);
   });
 });
