@@ -26,7 +26,7 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
     const ext = path.extname(args.out).toLowerCase();
     if (ext !== ".png" && ext !== ".svg") throw new UsageError(`-o ${args.out}: the figure is written as .png or .svg, not '${ext || "(no extension)"}'`);
     const runs = args.runs.map(readRunMetrics);
-    // vega, vega-lite and resvg take about 0.4 s to load: required here, so that only `alexc plot` pays for them.
+    // vega, vega-lite and resvg are the slowest modules the CLI would load: required here, so that only `alexc plot` pays for them.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { renderSvg, svgToPng } = require("../report/render") as typeof Render;
     const svg = await renderSvg(curvesSpec(runs, args.title));

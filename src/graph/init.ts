@@ -8,6 +8,7 @@
  * does not change the others' values and the same seed always gives the same bytes.
  */
 import { Rng } from "./random";
+import { numel } from "./types";
 
 /** How a model's weights start: PyTorch's module defaults, or Xavier-uniform weights (d2l's recipe). */
 export type WeightInit = "pytorch" | "xavier";
@@ -33,8 +34,7 @@ function uniformDraw(seed: number, name: string, count: number, bound: number): 
  */
 export function initBound(dims: readonly number[], fanIn: number, scheme: WeightInit = "pytorch"): number {
   if (scheme === "xavier" && dims.length >= 2) {
-    const receptive = dims.slice(2).reduce((a, d) => a * d, 1);
-    return Math.sqrt(6 / ((dims[0] + dims[1]) * receptive));
+    return Math.sqrt(6 / ((dims[0] + dims[1]) * numel(dims.slice(2))));
   }
   return 1 / Math.sqrt(fanIn);
 }
@@ -51,7 +51,7 @@ export function initialValues(
   fill?: number,
   scheme: WeightInit = "pytorch",
 ): Float32Array {
-  const count = dims.reduce((a, d) => a * d, 1);
+  const count = numel(dims);
   return fill === undefined ? uniformDraw(seed, name, count, initBound(dims, fanIn, scheme)) : new Float32Array(count).fill(fill);
 }
 
