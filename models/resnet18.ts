@@ -15,9 +15,8 @@ export default model(
     preprocess: { raw: [1, 28, 28], resize: 96 },
     // d2l's protocol: plain SGD, lr 0.05, batch 256, 10 epochs.
     train: { epochs: 10, batchSize: 256, lr: 0.05, optimizer: "sgd", momentum: 0 },
-    // PyTorch's module defaults, not d2l's Xavier re-initialisation (`init: "xavier"`): with BatchNorm
-    // it learns at once from either start (docs/models.md), and test/resnet18-torch.test.ts's float64
-    // parity images were chosen for this start (docs/batchnorm.md).
+    // PyTorch's module defaults (issue 20), not d2l's Xavier re-initialisation (`init: "xavier"`):
+    // with BatchNorm it learns at once from either start (docs/models.md).
     // d2l's net = nn.Sequential(b1, b2, b3, b4, b5, AdaptiveAvgPool2d, Flatten, Linear): a block
     // name maps everything inside it (b2.0.conv1 → 1.0.conv1), as in its state_dict.
     torchNames: { "b1.conv": "0.0", "b1.bn": "0.1", b2: "1", b3: "2", b4: "3", b5: "4", fc: "7" },

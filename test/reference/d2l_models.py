@@ -3,7 +3,7 @@
 book writes them: the independent reference for alexc's models/resnet18.ts, vgg11.ts and nin.ts.
 
   step   WEIGHTS.safetensors BATCH.npz OUT.npz [--model resnet18] [--optimizer sgd|adam]
-         [--lr 0.05] [--momentum 0.9] [--resize 96]
+         [--lr 0.05] [--momentum 0.9] [--resize 96] [--gates DIR]
   logits WEIGHTS.safetensors BATCH.npz OUT.npy --model vgg11|nin|resnet18 --resize 224
   init   WEIGHTS.safetensors --model vgg11|nin|resnet18
 
@@ -17,10 +17,22 @@ compute in float64 (PyTorch's float32 CPU max-pool breaks ties differently on re
 logits_before (eval mode, before the step), loss, grad/NAME, param/NAME (after the step, every
 state_dict entry: parameters and buffers) and logits_after (eval mode, after the step), by the
 PyTorch state_dict names. It does not use onnxruntime or ONNX.
+
+`--gates DIR` takes the system under test's inputs to every ReLU and max-pool of its training
+forward, one .npy per call in call order (000-relu.npy, 001-maxpool.npy, ...), and makes each
+of PyTorch's training forward take the same decisions: a ReLU passes where that input is positive,
+a max-pool takes the element that is largest in that input, and both apply the decision to
+PyTorch's own float64 values. An input closer to 0 (or to its window's runner-up) than the float32
+forward's error then routes that element's gradient the same way in both computations, where
+otherwise it can go the other way and carry the difference back through every earlier layer.
+OUT.npz then also holds, per call K, gate_error/K (largest |ours - float64| / largest |float64|
+over that input) and gate_flips/K (how many elements, or windows, the decision differs in from
+float64's own).
 """
 
 import argparse
 import json
+import os
 import struct
 import sys
 
@@ -187,6 +199,57 @@ def cmd_init(args):
     return 0
 
 
+class Gates:
+    """ReLU and max-pool with another computation's decisions (see --gates)."""
+
+    def __init__(self, directory):
+        names = sorted(f for f in os.listdir(directory) if f.endswith(".npy"))
+        self.calls = [(f[:-4].split("-", 1)[1], np.load(os.path.join(directory, f))) for f in names]
+        self.used = 0
+        self.report = {}
+
+    def take(self, kind, x):
+        """The next call's input from DIR, checked for kind and shape, and its error against x."""
+        k = self.used
+        if k == len(self.calls):
+            raise SystemExit(f"--gates: the forward makes more than {len(self.calls)} ReLU/max-pool calls")
+        self.used += 1
+        want, ours = self.calls[k]
+        if want != kind or tuple(ours.shape) != tuple(x.shape):
+            raise SystemExit(f"--gates: call {k} is {kind} {tuple(x.shape)}, the gate file {want} {ours.shape}")
+        ref = x.detach().numpy()
+        self.report[f"gate_error/{k:03d}"] = np.array(np.abs(ours - ref).max() / np.abs(ref).max())
+        return k, ours, ref
+
+    def relu(self, x, inplace=False):
+        k, ours, ref = self.take("relu", x)
+        self.report[f"gate_flips/{k:03d}"] = np.array(int(((ours > 0) != (ref > 0)).sum()))
+        return x * torch.from_numpy(ours > 0).to(x.dtype)
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+        k, ours, ref = self.take("maxpool", x)
+        pool = lambda t: self.plain_max_pool2d(t, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+        _, idx = pool(torch.from_numpy(ours).to(x.dtype))
+        best, _ = pool(x.detach())
+        flat = x.flatten(2)
+        taken = flat.gather(2, idx.flatten(2)).view_as(best)
+        self.report[f"gate_flips/{k:03d}"] = np.array(int((taken.detach() != best).sum()))
+        assert not return_indices
+        return taken
+
+    def forward(self, net, x):
+        """net(x) with every F.relu and F.max_pool2d (nn.ReLU and nn.MaxPool2d call them) gated."""
+        self.plain_relu, self.plain_max_pool2d = F.relu, F.max_pool2d
+        F.relu, F.max_pool2d = self.relu, self.max_pool2d
+        try:
+            y = net(x)
+        finally:
+            F.relu, F.max_pool2d = self.plain_relu, self.plain_max_pool2d
+        if self.used != len(self.calls):
+            raise SystemExit(f"--gates: {len(self.calls)} gate files, the forward makes {self.used} ReLU/max-pool calls")
+        return y
+
+
 def cmd_step(args):
     net = loaded(args)
     batch = np.load(args.batch)
@@ -202,7 +265,10 @@ def cmd_step(args):
     else:
         opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
     opt.zero_grad()
-    loss = nn.CrossEntropyLoss()(net(x), labels)
+    gates = Gates(args.gates) if args.gates else None
+    loss = nn.CrossEntropyLoss()(gates.forward(net, x) if gates else net(x), labels)
+    if gates:
+        out.update(gates.report)
     loss.backward()
     out["loss"] = np.array(loss.item())
     for name, p in net.named_parameters():
@@ -229,6 +295,7 @@ def main(argv=None):
     s.add_argument("--lr", type=float, default=0.05)
     s.add_argument("--momentum", type=float, default=0.9)
     s.add_argument("--resize", type=int, default=96)
+    s.add_argument("--gates", help="directory of the tested forward's ReLU inputs (.npy, call order)")
     lg = sub.add_parser("logits")
     lg.add_argument("weights")
     lg.add_argument("batch")
