@@ -1,8 +1,8 @@
 /**
  * Issue 21's equivalence check at full size: one step of a model on the first B training images,
  * one process × B against `mpirun -np 2` × B/2 (`alexc train --dist mpi`), with SGD and with
- * Adam, on the real FashionMNIST files. Prints, per optimizer, the worst parameter tensor's
- * ‖Δ‖/‖p‖ and elementwise max|Δ| / max|p|. For Adam it also prints, for the elements whose
+ * Adam, on the real FashionMNIST files. Prints, per optimizer, ‖Δ‖/‖p‖ over all parameters, the
+ * worst parameter tensor's ‖Δ‖/‖p‖ and elementwise max|Δ| / max|p|. For Adam it also prints, for the elements whose
  * two updates differ by more than 1e-3·lr, the largest |gradient| among them (the gradient from
  * the one-process SGD step at lr 1 from the same start): Adam's first update lr·g/(|g| + ε) turns
  * the rounding of a gradient near zero into a difference of up to lr.
@@ -51,10 +51,13 @@ const isParam = (name: string) => !/\.(adam_m|adam_v|momentum_buffer)$/.test(nam
 interface Worst {
   norm: { value: number; name: string };
   elem: { value: number; name: string };
+  /** ‖Δ‖/‖p‖ over every parameter as one vector. */
+  all: number;
 }
 
 function compare(a: Checkpoint, b: Checkpoint): Worst {
-  const worst: Worst = { norm: { value: 0, name: "" }, elem: { value: 0, name: "" } };
+  const worst: Worst = { norm: { value: 0, name: "" }, elem: { value: 0, name: "" }, all: 0 };
+  let [diffAll, normAll] = [0, 0];
   for (const [name, t] of b.tensors) {
     if (!isParam(name)) continue;
     const other = a.tensors.get(name)!.data;
@@ -68,12 +71,18 @@ function compare(a: Checkpoint, b: Checkpoint): Worst {
       maxDiff = Math.max(maxDiff, Math.abs(other[i] - v));
       maxP = Math.max(maxP, Math.abs(v));
     });
+    [diffAll, normAll] = [diffAll + diff, normAll + norm];
     const rel = Math.sqrt(diff / (norm || 1));
     if (rel > worst.norm.value) worst.norm = { value: rel, name };
     if (maxDiff / (maxP || 1) > worst.elem.value) worst.elem = { value: maxDiff / (maxP || 1), name };
   }
+  worst.all = Math.sqrt(diffAll / (normAll || 1));
   return worst;
 }
+
+const summary = (w: Worst) =>
+  `‖Δ‖/‖p‖ ${w.all.toExponential(2)} over all parameters, worst tensor ${w.norm.value.toExponential(2)} (${w.norm.name}); ` +
+  `worst max|Δ|/max|p| ${w.elem.value.toExponential(2)} (${w.elem.name})`;
 
 function main(): void {
   const model = arg("model", "models/alexnet.ts");
@@ -84,11 +93,11 @@ function main(): void {
     console.log(`${model}: one step on the first ${batch} training images, 1 process × ${batch} against 2 ranks × ${batch / 2}`);
     const sgd = oneStep(model, batch, ["--optimizer", "sgd", "--lr", "1"], path.join(dir, "sgd"));
     const s = compare(sgd.dist, sgd.single);
-    console.log(`  SGD lr 1:    worst ‖Δ‖/‖p‖ ${s.norm.value.toExponential(2)} (${s.norm.name}); worst max|Δ|/max|p| ${s.elem.value.toExponential(2)} (${s.elem.name})`);
+    console.log(`  SGD lr 1:    ${summary(s)}`);
     const lr = 1e-3;
     const adam = oneStep(model, batch, ["--optimizer", "adam", "--lr", String(lr)], path.join(dir, "adam"));
     const a = compare(adam.dist, adam.single);
-    console.log(`  Adam lr 1e-3: worst ‖Δ‖/‖p‖ ${a.norm.value.toExponential(2)} (${a.norm.name}); worst max|Δ|/max|p| ${a.elem.value.toExponential(2)} (${a.elem.name})`);
+    console.log(`  Adam lr 1e-3: ${summary(a)}`);
     // Where the two Adam updates differ, the gradient (one-process SGD at lr 1: p0 − p1) is near zero.
     let differing = 0;
     let total = 0;
