@@ -2,15 +2,15 @@
  * Issue 21's equivalence check at full size: one step of a model on the first B training images,
  * one process × B against `mpirun -np 2` × B/2 (`alexc train --dist mpi`), with SGD and with
  * Adam, on the real FashionMNIST files. Prints, per optimizer, ‖Δ‖/‖p‖ over all parameters, the
- * worst parameter tensor's ‖Δ‖/‖p‖ and elementwise max|Δ| / max|p|. For Adam it also prints, for the elements whose
- * two updates differ by more than 1e-3·lr, the largest |gradient| among them (the gradient from
+ * worst parameter tensor's ‖Δ‖/‖p‖ and elementwise max|Δ| / max|p|. For Adam it also prints, for
+ * the elements whose two updates differ by more than 1e-3·lr, the largest |gradient| among them (the gradient from
  * the one-process SGD step at lr 1 from the same start): Adam's first update lr·g/(|g| + ε) turns
  * the rounding of a gradient near zero into a difference of up to lr.
  *
  *   npx tsx scripts/check-dist.ts [--model models/alexnet.ts] [--batch 32]
  *
- * test/dist-mpi.test.ts checks LeNet at batch 32 and AlexNet at batch 2 within the suite's time;
- * this is the AlexNet figure at batch 32, about two minutes on 2 cores.
+ * test/dist-mpi.test.ts checks LeNet and a small CNN within the suite's time; AlexNet at batch 32
+ * takes minutes, so its figures come from here (docs/distributed.md holds them and the run time).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";

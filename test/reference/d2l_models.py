@@ -227,6 +227,7 @@ class Gates:
         return x * torch.from_numpy(ours > 0).to(x.dtype)
 
     def max_pool2d(self, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+        assert not return_indices, "--gates: a max-pool that returns its indices"
         k, ours, ref = self.take("maxpool", x)
         pool = lambda t: self.plain_max_pool2d(t, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
         _, idx = pool(torch.from_numpy(ours).to(x.dtype))
@@ -234,7 +235,6 @@ class Gates:
         flat = x.flatten(2)
         taken = flat.gather(2, idx.flatten(2)).view_as(best)
         self.report[f"gate_flips/{k:03d}"] = np.array(int((taken.detach() != best).sum()))
-        assert not return_indices
         return taken
 
     def forward(self, net, x):
