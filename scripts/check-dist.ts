@@ -3,9 +3,9 @@
  * one process × B against `mpirun -np 2` × B/2 (`alexc train --dist mpi`), with SGD and with
  * Adam, on the real FashionMNIST files. Prints, per optimizer, ‖Δ‖/‖p‖ over all parameters, the
  * worst parameter tensor's ‖Δ‖/‖p‖ and elementwise max|Δ| / max|p|. For Adam it also prints, for
- * the elements whose two updates differ by more than 1e-3·lr, the largest |gradient| among them (the gradient from
- * the one-process SGD step at lr 1 from the same start): Adam's first update lr·g/(|g| + ε) turns
- * the rounding of a gradient near zero into a difference of up to lr.
+ * the elements whose two updates differ by more than 1e-3·lr, the largest |gradient| among them
+ * (the gradient from the one-process SGD step at lr 1 from the same start): Adam's first update
+ * lr·g/(|g| + ε) turns the rounding of a gradient near zero into a difference of up to lr.
  *
  *   npx tsx scripts/check-dist.ts [--model models/alexnet.ts] [--batch 32]
  *
